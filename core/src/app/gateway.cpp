@@ -1,0 +1,126 @@
+#include "app/gateway.h"
+
+#include "api/api_handler.h"
+#include "log/log.h"
+#include "webhooks/webhook_handler.h"
+
+namespace gateway::app {
+
+namespace {
+
+std::unique_ptr<storage::Store> openStore(const config::StorageConfig& storage) {
+  if (storage.driver != config::StorageDriver::kSqlite) {
+    throw StartupError("storage.driver: postgres is not available in this build yet");
+  }
+  storage::SqliteOptions options;
+  options.path = storage.path;
+  return storage::openSqlite(options);
+}
+
+}  // namespace
+
+Gateway::Gateway(config::ConfigPtr config) {
+  pluginDir_ = resolvePluginDir(config->plugins.dir);
+  try {
+    channels_ = buildChannelSet(config, registry_, pluginDir_);
+  } catch (const plugins::PluginError& e) {
+    throw StartupError(e.what());
+  }
+  try {
+    store_ = openStore(config->storage);
+    store_->migrate();
+  } catch (const storage::StoreError& e) {
+    throw StartupError(std::string("storage: ") + e.what());
+  }
+
+  auto current = [this] { return channels(); };
+  webhooks_ = std::make_unique<webhooks::WebhookHandler>(current, *store_, metrics_, registry_, feed_);
+  api_ = std::make_unique<api::ApiHandler>(current, *store_, feed_);
+
+  router_.add("GET", "/healthz", "healthz", [this](http::Request&) {
+    return store_->ping() ? http::Response::json(200, R"({"status":"ok"})")
+                          : http::Response::json(503, R"({"status":"unavailable"})");
+  });
+  router_.add("GET", "/metrics", "metrics", [this](http::Request&) {
+    http::Response r = http::Response::text(200, metrics_.renderPrometheus());
+    r.contentType = "text/plain; version=0.0.4";
+    return r;
+  });
+  webhooks_->addRoutes(router_);
+  api_->addRoutes(router_);
+  registerMetrics();
+}
+
+Gateway::~Gateway() { stop(std::chrono::milliseconds(0)); }
+
+void Gateway::registerMetrics() {
+  metrics_.gauge("gateway_channels_enabled", "Configured channels that are enabled", [this] {
+    double n = 0;
+    for (const auto& c : channels()->channels) n += c.config.enabled ? 1 : 0;
+    return n;
+  });
+}
+
+void Gateway::start() {
+  const config::ServerConfig& s = channels()->config->server;
+  http::ServerOptions options;
+  options.host = s.host;
+  options.port = s.port;
+  options.maxThreads = s.maxThreads;
+  options.maxQueued = s.maxQueued;
+  options.keepAliveTimeoutS = s.keepAliveTimeoutS;
+  options.listenBacklog = s.listenBacklog;
+  options.maxBodyBytes = [this] { return channels()->config->server.maxBodyBytes; };
+  server_ = std::make_unique<http::Server>(options, router_, metrics_);
+  server_->start();
+  log::get("http")->info("gateway.listening address={}:{} channels={}", s.host, server_->port(),
+                         channels()->channels.size());
+}
+
+std::uint16_t Gateway::port() const { return server_ ? server_->port() : 0; }
+
+ChannelSetPtr Gateway::channels() const {
+  std::lock_guard<std::mutex> lock(swapMutex_);
+  return channels_;
+}
+
+std::vector<std::string> Gateway::reload(const std::string& path) {
+  config::LoadResult loaded = config::loadFile(path);
+  std::vector<std::string> problems;
+  for (const auto& p : loaded.problems) problems.push_back(p.toString());
+  if (!loaded.ok()) return problems;
+
+  const config::GatewayConfig& before = *channels()->config;
+  const config::GatewayConfig& after = *loaded.config;
+  // These are bound at start-up (socket, database, module folder); say so instead of
+  // pretending they changed.
+  if (before.server.host != after.server.host || before.server.port != after.server.port ||
+      before.storage.driver != after.storage.driver || before.storage.path != after.storage.path ||
+      before.storage.uri != after.storage.uri || before.plugins.dir != after.plugins.dir) {
+    log::get("config")->warn(
+        "config.reload_partial reason=\"server.listen, storage and plugins.dir apply at the next restart\"");
+  }
+  ChannelSetPtr next;
+  try {
+    next = buildChannelSet(loaded.config, registry_, pluginDir_);
+  } catch (const plugins::PluginError& e) {
+    return {e.what()};
+  }
+  log::configure(after.log.format == config::LogFormat::kJson ? "json" : "text", after.log.level);
+  {
+    std::lock_guard<std::mutex> lock(swapMutex_);
+    channels_ = std::move(next);
+  }
+  return {};
+}
+
+void Gateway::stop(std::chrono::milliseconds grace) {
+  feed_.wakeAll();  // long-polling readers answer now instead of holding the stop up
+  if (server_) {
+    server_->stop(grace);
+    server_.reset();
+  }
+  if (store_) store_->close();
+}
+
+}  // namespace gateway::app

@@ -1,0 +1,87 @@
+// Private to storage/: thin RAII wrappers over the sqlite3 C API. Poco::Data was measured
+// 15-35% slower on the insert path, and the group-commit writer wants direct control of
+// BEGIN/SAVEPOINT/COMMIT anyway.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "storage/store.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace gateway::storage::sqlite {
+
+// One prepared statement; finalized on destruction.
+class Statement {
+ public:
+  explicit Statement(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  sqlite3_stmt* get() const { return stmt_; }
+
+ private:
+  sqlite3_stmt* stmt_;
+};
+
+enum class Role { kWriter, kReader };
+
+// One connection, used by one thread at a time (opened SQLITE_OPEN_NOMUTEX).
+// Keeps its prepared statements, keyed by SQL text, for the connection's lifetime.
+class Connection {
+ public:
+  // Opens (creating the file) and applies the PRAGMAs every connection needs; a kReader
+  // connection is also query_only, so a read() callback cannot write by mistake.
+  Connection(const std::string& path, Role role);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Runs one or more statements without parameters or results (BEGIN, migration scripts).
+  void execScript(const std::string& sql);
+  // One statement through the cache; returns sqlite3_changes (0 for a read-only statement).
+  std::int64_t exec(const std::string& sql, const std::vector<Value>& params);
+  std::vector<Row> query(const std::string& sql, const std::vector<Value>& params);
+
+  // False once SQLite has ended the transaction by itself (some I/O and full-disk errors do).
+  bool inTransaction() const;
+  // For error paths that are about to rethrow the original failure, which matters more
+  // than a failed ROLLBACK (SQLite then has nothing left to undo anyway).
+  void rollbackQuietly() noexcept;
+  const std::string& path() const { return path_; }
+
+ private:
+  sqlite3_stmt* prepare(const std::string& sql);
+  std::int64_t run(const std::string& sql, const std::vector<Value>& params, std::vector<Row>* rows);
+  [[noreturn]] void fail(int rc, const std::string& sql) const;
+
+  // Dynamic SQL must not grow the cache without bound; past this it is simply emptied.
+  static constexpr std::size_t kMaxCachedStatements = 256;
+
+  sqlite3* db_ = nullptr;
+  std::string path_;
+  std::unordered_map<std::string, std::unique_ptr<Statement>> cache_;
+};
+
+// The Tx handed to callbacks: statements go straight to the connection, which is already
+// inside the caller's transaction or savepoint.
+class ConnectionTx final : public Tx {
+ public:
+  explicit ConnectionTx(Connection& db) : db_(db) {}
+  std::int64_t exec(const std::string& sql, const std::vector<Value>& params = {}) override {
+    return db_.exec(sql, params);
+  }
+  std::vector<Row> query(const std::string& sql, const std::vector<Value>& params = {}) override {
+    return db_.query(sql, params);
+  }
+
+ private:
+  Connection& db_;
+};
+
+}  // namespace gateway::storage::sqlite

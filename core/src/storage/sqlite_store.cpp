@@ -1,0 +1,258 @@
+// The SQLite Store: one writer thread doing group commit, a small pool of read connections.
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "storage/migrations.h"
+#include "storage/sqlite_db.h"
+#include "storage/store.h"
+
+namespace gateway::storage {
+
+namespace {
+
+using sqlite::Connection;
+using sqlite::ConnectionTx;
+using sqlite::Role;
+
+void createParentFolder(const std::string& path) {
+  const auto parent = std::filesystem::path(path).parent_path();
+  if (parent.empty()) return;
+  std::error_code ec;
+  std::filesystem::create_directories(parent, ec);
+  if (ec) {
+    throw StoreError("sqlite: cannot create folder " + parent.string() + " for " + path + ": " +
+                     ec.message());
+  }
+}
+
+// Connections that each serve one thread at a time; acquire() waits for a free one.
+class ReadPool {
+ public:
+  class Lease {
+   public:
+    Lease(ReadPool& pool, std::unique_ptr<Connection> db) : pool_(pool), db_(std::move(db)) {}
+    ~Lease() { pool_.release(std::move(db_)); }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    Connection& db() { return *db_; }
+
+   private:
+    ReadPool& pool_;
+    std::unique_ptr<Connection> db_;
+  };
+
+  void add(std::unique_ptr<Connection> db) { release(std::move(db)); }
+
+  Lease acquire() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    freed_.wait(lock, [this] { return !idle_.empty(); });
+    auto db = std::move(idle_.back());
+    idle_.pop_back();
+    return Lease(*this, std::move(db));
+  }
+
+ private:
+  void release(std::unique_ptr<Connection> db) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      idle_.push_back(std::move(db));
+    }
+    freed_.notify_one();
+  }
+
+  std::mutex mutex_;
+  std::condition_variable freed_;
+  std::vector<std::unique_ptr<Connection>> idle_;
+};
+
+struct WriteJob {
+  std::function<void(Tx&)> fn;
+  std::promise<void> done;
+};
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(const SqliteOptions& options)
+      : path_(options.path), maxBatchJobs_(std::max<std::size_t>(1, options.maxBatchJobs)) {
+    createParentFolder(path_);
+    // The writer's connection opens first: it is the one that switches a new file to WAL.
+    auto writerDb = std::make_unique<Connection>(path_, Role::kWriter);
+    for (int i = 0; i < std::max(1, options.readConnections); ++i) {
+      readers_.add(std::make_unique<Connection>(path_, Role::kReader));
+    }
+    writer_ = std::thread(&SqliteStore::writerLoop, this, std::move(writerDb));
+  }
+
+  ~SqliteStore() override { close(); }
+
+  void migrate() override {
+    // A connection of its own: the writer's belongs to the writer thread, and migrations
+    // must not share a group-commit transaction.
+    Connection db(path_, Role::kWriter);
+    applyMigrations(db, sqliteMigrations());
+  }
+
+  int schemaVersion() override {
+    auto lease = readers_.acquire();
+    return appliedVersion(lease.db());
+  }
+
+  std::future<void> write(std::function<void(Tx&)> fn) override {
+    WriteJob job{std::move(fn), {}};
+    auto future = job.done.get_future();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!closing_) {
+        queue_.push_back(std::move(job));
+        wake_.notify_one();
+        return future;
+      }
+    }
+    job.done.set_exception(std::make_exception_ptr(StoreError("sqlite: store closed: " + path_)));
+    return future;
+  }
+
+  void read(const std::function<void(Tx&)>& fn) override {
+    auto lease = readers_.acquire();
+    Connection& db = lease.db();
+    // One deferred transaction: every statement in fn sees the snapshot of the first read.
+    db.execScript("BEGIN");
+    try {
+      ConnectionTx tx(db);
+      fn(tx);
+      db.execScript("COMMIT");
+    } catch (...) {
+      db.rollbackQuietly();
+      throw;
+    }
+  }
+
+  bool ping() noexcept override {
+    try {
+      bool ok = false;
+      read([&ok](Tx& tx) {
+        auto row = tx.queryOne("SELECT 1");
+        ok = row && row->getInt(0) == 1;
+      });
+      return ok;
+    } catch (...) {
+      return false;  // the answer to "is the database there" is the value itself
+    }
+  }
+
+  StoreStats stats() const override {
+    StoreStats s;
+    s.commits = commits_.load();
+    s.writeJobs = writeJobs_.load();
+    s.maxBatch = maxBatch_.load();
+    return s;
+  }
+
+  void close() override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      closing_ = true;
+    }
+    wake_.notify_one();
+    std::lock_guard<std::mutex> lock(joinMutex_);
+    if (writer_.joinable()) writer_.join();
+  }
+
+ private:
+  void writerLoop(std::unique_ptr<Connection> db) {
+    std::vector<WriteJob> batch;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [this] { return !queue_.empty() || closing_; });
+        if (queue_.empty()) return;  // closing, and every queued job has been done
+        // Whatever is queued right now, no waiting for more: latency stays at one commit.
+        const std::size_t n = std::min(queue_.size(), maxBatchJobs_);
+        for (std::size_t i = 0; i < n; ++i) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+      commitBatch(*db, batch);
+      batch.clear();  // drop the callers' closures now, not when the next batch arrives
+    }
+  }
+
+  void commitBatch(Connection& db, std::vector<WriteJob>& batch) {
+    std::vector<std::exception_ptr> jobErrors(batch.size());
+    std::exception_ptr batchError;
+    bool anyOk = false;
+    try {
+      db.execScript("BEGIN IMMEDIATE");
+      ConnectionTx tx(db);
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        // A savepoint per job, so a failing job takes back only its own writes.
+        db.execScript("SAVEPOINT job");
+        try {
+          batch[i].fn(tx);
+        } catch (...) {
+          jobErrors[i] = std::current_exception();
+        }
+        if (!db.inTransaction()) {
+          // SQLite gave up the whole transaction (I/O error, disk full), or the job ran
+          // COMMIT/ROLLBACK itself: nothing done so far in this batch can be trusted.
+          throw StoreError("sqlite: group-commit transaction aborted (" + path_ + ")");
+        }
+        if (jobErrors[i]) db.execScript("ROLLBACK TO job");
+        db.execScript("RELEASE job");
+        anyOk = anyOk || !jobErrors[i];
+      }
+      db.execScript(anyOk ? "COMMIT" : "ROLLBACK");
+    } catch (...) {
+      db.rollbackQuietly();
+      batchError = std::current_exception();
+    }
+
+    // Stats before promises, so a caller that saw its future ready also sees the counts.
+    const auto size = static_cast<std::int64_t>(batch.size());
+    if (anyOk && !batchError) {
+      commits_.fetch_add(1);
+      if (size > maxBatch_.load()) maxBatch_.store(size);  // only this thread writes it
+    }
+    writeJobs_.fetch_add(size);
+    // Only now, after COMMIT returned (fsynced: synchronous=FULL), may callers answer 200.
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (jobErrors[i]) {
+        batch[i].done.set_exception(jobErrors[i]);  // its own failure says the most
+      } else if (batchError) {
+        batch[i].done.set_exception(batchError);
+      } else {
+        batch[i].done.set_value();
+      }
+    }
+  }
+
+  const std::string path_;
+  const std::size_t maxBatchJobs_;
+  ReadPool readers_;
+
+  std::mutex mutex_;  // guards queue_ and closing_
+  std::condition_variable wake_;
+  std::deque<WriteJob> queue_;
+  bool closing_ = false;
+
+  std::mutex joinMutex_;  // close() may be called from several threads and the destructor
+  std::thread writer_;
+
+  std::atomic<std::int64_t> commits_{0};
+  std::atomic<std::int64_t> writeJobs_{0};
+  std::atomic<std::int64_t> maxBatch_{0};
+};
+
+}  // namespace
+
+std::unique_ptr<Store> openSqlite(const SqliteOptions& options) {
+  return std::make_unique<SqliteStore>(options);
+}
+
+}  // namespace gateway::storage

@@ -1,0 +1,105 @@
+// The store: the one place that talks SQL. SQLite is the embedded default; a PostgreSQL
+// implementation fills the same interface for several gateway instances.
+//
+// SQL handed to a Tx uses '?' placeholders and the common subset of SQLite and PostgreSQL
+// (the PostgreSQL implementation rewrites '?' to $n).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace gateway::storage {
+
+// A bound parameter or a column value.
+struct Null {};
+using Value = std::variant<Null, std::int64_t, double, std::string>;
+
+class Row {
+ public:
+  explicit Row(std::vector<Value> values) : values_(std::move(values)) {}
+  std::size_t size() const { return values_.size(); }
+  bool isNull(std::size_t i) const { return std::holds_alternative<Null>(values_.at(i)); }
+  std::int64_t getInt(std::size_t i) const;           // throws StoreError when not an integer
+  double getDouble(std::size_t i) const;
+  std::string getText(std::size_t i) const;           // throws StoreError when not text
+  std::optional<std::string> findText(std::size_t i) const;  // empty when NULL
+  std::optional<std::int64_t> findInt(std::size_t i) const;  // empty when NULL
+  const Value& at(std::size_t i) const { return values_.at(i); }
+
+ private:
+  std::vector<Value> values_;
+};
+
+// A broken environment (database gone, disk full, constraint bug): an exception inside core.
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A uniqueness violation, so callers can treat "already there" as a value.
+class UniqueViolation : public StoreError {
+ public:
+  using StoreError::StoreError;
+};
+
+// One transaction (or one savepoint inside a shared group-commit transaction).
+class Tx {
+ public:
+  virtual ~Tx() = default;
+  // Runs a statement; returns the number of rows changed.
+  virtual std::int64_t exec(const std::string& sql, const std::vector<Value>& params = {}) = 0;
+  virtual std::vector<Row> query(const std::string& sql, const std::vector<Value>& params = {}) = 0;
+  std::optional<Row> queryOne(const std::string& sql, const std::vector<Value>& params = {});
+};
+
+struct StoreStats {
+  std::int64_t commits = 0;      // write transactions committed
+  std::int64_t writeJobs = 0;    // write() jobs completed (committed or failed)
+  std::int64_t maxBatch = 0;     // most jobs in one commit
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Applies pending schema migrations; safe to call again (already-applied ones are skipped).
+  virtual void migrate() = 0;
+  // Schema version after migrate().
+  virtual int schemaVersion() = 0;
+
+  // Queues fn to run on the single writer, inside a transaction shared with whatever other
+  // jobs are queued (group commit). The future becomes ready only after that transaction is
+  // durably committed; it carries fn's exception (only fn's own writes are rolled back, via
+  // a savepoint) or a StoreError when the commit itself failed.
+  // fn runs on the writer thread: it must not wait on another write() (that would deadlock)
+  // nor run BEGIN/COMMIT/ROLLBACK itself.
+  virtual std::future<void> write(std::function<void(Tx&)> fn) = 0;
+
+  // Runs fn on a read connection (a consistent snapshot); may run concurrently with writes.
+  virtual void read(const std::function<void(Tx&)>& fn) = 0;
+
+  // True when the database answers a trivial query.
+  virtual bool ping() noexcept = 0;
+
+  virtual StoreStats stats() const = 0;
+
+  // Stops the writer after finishing queued jobs.
+  virtual void close() = 0;
+};
+
+struct SqliteOptions {
+  std::string path;              // file; its folder is created when missing
+  std::size_t maxBatchJobs = 1000;  // cap on jobs per group commit
+  int readConnections = 4;
+};
+
+std::unique_ptr<Store> openSqlite(const SqliteOptions& options);
+
+}  // namespace gateway::storage

@@ -1,0 +1,162 @@
+// The loader refuses broken plugins with one message naming the file and the reason, both
+// in-process and when the real binary starts.
+#include <fstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <openssl/sha.h>
+
+#include "plugins/plugin_loader.h"
+#include "test_support.h"
+
+namespace gw = gateway;
+using gw::plugins::PluginError;
+using ::testing::HasSubstr;
+
+namespace {
+
+std::string brokenPath(const std::string& kind) {
+  return std::string(BROKEN_MODULES_DIR) + "/" + kind + "/whatsapp.so";
+}
+
+std::string loadError(const std::string& path, const std::string& type = "whatsapp") {
+  try {
+    gw::plugins::loadPlugin(path, type);
+  } catch (const PluginError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::string createError(const std::string& path) {
+  const gw::plugins::LoadedPlugin plugin = gw::plugins::loadPlugin(path, "whatsapp");
+  gw::channel_api::ChannelSettings settings;
+  settings.id = gw::channel_api::bytesOf("wa-main");
+  try {
+    gw::plugins::createChannel(plugin, gw::plugins::hostApiFor("whatsapp"), settings);
+  } catch (const PluginError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(Loader, MissingFileIsRefusedByName) {
+  const std::string path = "/nonexistent/plugins/whatsapp.so";
+  const std::string error = loadError(path);
+  EXPECT_THAT(error, HasSubstr(path));
+  EXPECT_THAT(error, HasSubstr("cannot load"));
+}
+
+TEST(Loader, FileThatIsNotAModuleIsRefused) {
+  gw::testing::TempDir dir;
+  gw::testing::writeFile(dir.file("whatsapp.so"), "not an ELF file\n");
+  const std::string error = loadError(dir.file("whatsapp.so"));
+  EXPECT_THAT(error, HasSubstr(dir.file("whatsapp.so")));
+  EXPECT_THAT(error, HasSubstr("cannot load"));
+}
+
+TEST(Loader, ModuleWithoutEntrySymbolIsRefused) {
+  const std::string error = loadError(brokenPath("no_symbol"));
+  EXPECT_THAT(error, HasSubstr(brokenPath("no_symbol")));
+  EXPECT_THAT(error, HasSubstr("no entry symbol gateway_channel_descriptor"));
+}
+
+TEST(Loader, OtherApiVersionIsRefusedNamingBothVersions) {
+  const std::string error = loadError(brokenPath("wrong_version"));
+  EXPECT_THAT(error, HasSubstr(brokenPath("wrong_version")));
+  EXPECT_THAT(error, HasSubstr("version " + std::to_string(GATEWAY_CHANNEL_API_VERSION + 1)));
+  EXPECT_THAT(error, HasSubstr("speaks version " + std::to_string(GATEWAY_CHANNEL_API_VERSION)));
+}
+
+TEST(Loader, OtherBuildSignatureIsRefused) {
+  const std::string error = loadError(brokenPath("wrong_signature"));
+  EXPECT_THAT(error, HasSubstr("othercc-99/cxx11abi=0"));
+  EXPECT_THAT(error, HasSubstr(GATEWAY_BUILD_SIGNATURE));
+}
+
+TEST(Loader, PluginOfAnotherTypeIsRefused) {
+  const std::string path = gw::plugins::pluginPath(gw::testing::pluginDir(), "messenger");
+  const std::string error = loadError(path, "whatsapp");
+  EXPECT_THAT(error, HasSubstr("is a 'messenger' plugin, expected 'whatsapp'"));
+}
+
+TEST(Loader, CreateThatFailsIsReportedWithThePluginsReason) {
+  const std::string error = createError(brokenPath("create_fails"));
+  EXPECT_THAT(error, HasSubstr(brokenPath("create_fails")));
+  EXPECT_THAT(error, HasSubstr("cannot create channel 'wa-main': access_token is required"));
+}
+
+TEST(Loader, CreateThatThrowsDoesNotTakeTheProcessDown) {
+  const std::string error = createError(brokenPath("create_throws"));
+  EXPECT_THAT(error, HasSubstr("threw: boom from create"));
+}
+
+TEST(Loader, RealPluginsLoadWithTheirTypeAndTraits) {
+  for (const std::string type : {"whatsapp", "messenger", "instagram"}) {
+    const auto plugin = gw::plugins::loadPlugin(gw::plugins::pluginPath(gw::testing::pluginDir(), type), type);
+    ASSERT_NE(plugin.descriptor, nullptr);
+    EXPECT_EQ(std::string(plugin.descriptor->type), type);
+    EXPECT_EQ(plugin.descriptor->apiVersion, static_cast<std::uint32_t>(GATEWAY_CHANNEL_API_VERSION));
+    EXPECT_EQ(plugin.descriptor->traits->windowSeconds, 86400);
+  }
+}
+
+// Any edit of the API header must come with a version bump: update both values together.
+TEST(Loader, ApiHeaderChangesComeWithAVersionBump) {
+  std::ifstream in(CHANNEL_API_HEADER, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
+  char hex[2 * SHA256_DIGEST_LENGTH + 1];
+  for (int i = 0; i < SHA256_DIGEST_LENGTH; ++i) std::snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+  constexpr int kRecordedVersion = 1;
+  constexpr const char* kRecordedHash = "3b73de954542b568821b60ed583e2fafd6faf519346c1c5c0b9899d2cc2613ee";
+  EXPECT_EQ(GATEWAY_CHANNEL_API_VERSION, kRecordedVersion);
+  EXPECT_EQ(std::string(hex), kRecordedHash)
+      << "channel_api.h changed: bump GATEWAY_CHANNEL_API_VERSION and record the new hash here";
+}
+
+// The real binary refuses to start, with one line naming the module and both versions.
+TEST(LoaderStartup, BinaryRefusesPluginBuiltForAnotherApiVersion) {
+  gw::testing::TempDir dir;
+  gw::testing::TestConfig c;
+  c.port = gw::testing::freePort();
+  c.dbPath = dir.file("gateway.db");
+  c.pluginDir = std::string(BROKEN_MODULES_DIR) + "/wrong_version";
+  gw::testing::writeFile(dir.file("gateway.yaml"), gw::testing::makeConfigYaml(c));
+
+  const auto run = gw::testing::runGateway({"--config", dir.file("gateway.yaml")});
+  EXPECT_NE(run.exitCode, 0);
+  EXPECT_THAT(run.output, HasSubstr(brokenPath("wrong_version")));
+  EXPECT_THAT(run.output, HasSubstr("built for plugin API version 2"));
+
+  const auto check = gw::testing::runGateway({"--check-config", dir.file("gateway.yaml")});
+  EXPECT_NE(check.exitCode, 0);
+  EXPECT_THAT(check.output, HasSubstr(brokenPath("wrong_version")));
+}
+
+TEST(LoaderStartup, BinaryRefusesMissingPluginByName) {
+  gw::testing::TempDir dir;
+  gw::testing::TestConfig c;
+  c.port = gw::testing::freePort();
+  c.dbPath = dir.file("gateway.db");
+  c.pluginDir = dir.file("no-plugins-here");
+  gw::testing::writeFile(dir.file("gateway.yaml"), gw::testing::makeConfigYaml(c));
+  const auto run = gw::testing::runGateway({"--config", dir.file("gateway.yaml")});
+  EXPECT_NE(run.exitCode, 0);
+  EXPECT_THAT(run.output, HasSubstr(dir.file("no-plugins-here") + "/whatsapp.so"));
+}
+
+TEST(LoaderStartup, BinaryRefusesWhenCreateFails) {
+  gw::testing::TempDir dir;
+  gw::testing::TestConfig c;
+  c.port = gw::testing::freePort();
+  c.dbPath = dir.file("gateway.db");
+  c.pluginDir = std::string(BROKEN_MODULES_DIR) + "/create_throws";
+  gw::testing::writeFile(dir.file("gateway.yaml"), gw::testing::makeConfigYaml(c));
+  const auto run = gw::testing::runGateway({"--config", dir.file("gateway.yaml")});
+  EXPECT_EQ(run.exitCode, 3);  // a clean refusal, not a crash
+  EXPECT_THAT(run.output, HasSubstr("threw: boom from create"));
+}
