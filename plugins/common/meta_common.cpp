@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include <rapidjson/encodings.h>
+#include <rapidjson/memorystream.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -16,7 +18,20 @@ int hexValue(char c) noexcept {
   return -1;
 }
 
+struct DiscardOutput {
+  void Put(char) noexcept {}
+};
+
 }  // namespace
+
+bool isUtf8(const char* s, std::size_t n) noexcept {
+  rapidjson::MemoryStream in(s, n);
+  DiscardOutput out;
+  while (in.Tell() < n) {
+    if (!rapidjson::UTF8<>::Validate(in, out)) return false;
+  }
+  return true;
+}
 
 bool constantTimeEquals(const unsigned char* a, const unsigned char* b, std::size_t n) noexcept {
   // Accumulate differences so the time does not depend on where the first one is.
@@ -55,6 +70,8 @@ bool timestampMs(const rapidjson::Value& v, std::int64_t& out) noexcept {
   } else if (v.IsUint64()) {
     raw = static_cast<std::int64_t>(v.GetUint64());
   } else if (v.IsDouble()) {
+    // Converting a double beyond int64 is undefined behaviour (e.g. 1e300); no real time is.
+    if (!(v.GetDouble() >= 0.0 && v.GetDouble() < 9.0e18)) return false;
     raw = static_cast<std::int64_t>(v.GetDouble());
   } else if (v.IsString()) {
     const char* s = v.GetString();

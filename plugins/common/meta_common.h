@@ -2,6 +2,7 @@
 // timestamp rule of shared/platforms/README.md §5. Pure functions, no I/O.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -18,6 +19,11 @@ namespace api = gateway::channel_api;
 // compared in constant time). kRejected when missing, malformed or wrong.
 api::Outcome verifyHubSignature(const api::HostApi& host, const std::string& appSecret,
                                 const api::HttpView& request) noexcept;
+
+// True when s[0, n) is well-formed UTF-8. Parsers check every string they read with it:
+// RapidJSON 1.1.0 decodes a lone low-surrogate escape ("\udc00") into bytes that are not UTF-8
+// even with kParseValidateEncodingFlag, and everything a plugin emits must be UTF-8.
+bool isUtf8(const char* s, std::size_t n) noexcept;
 
 // Constant-time equality of two equally long byte arrays.
 bool constantTimeEquals(const unsigned char* a, const unsigned char* b, std::size_t n) noexcept;

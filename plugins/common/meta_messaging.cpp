@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -45,10 +46,12 @@ class DepthLimitedHandler {
   bool Uint(unsigned u) { return doc_.Uint(u); }
   bool Int64(std::int64_t i) { return doc_.Int64(i); }
   bool Uint64(std::uint64_t u) { return doc_.Uint64(u); }
-  bool Double(double d) { return doc_.Double(d); }
+  // RapidJSON 1.1.0 reads "17677728150001e300" as inf, which no JSON writer can write back.
+  bool Double(double d) { return std::isfinite(d) && doc_.Double(d); }
   bool RawNumber(const char* s, SizeType n, bool copy) { return doc_.RawNumber(s, n, copy); }
-  bool String(const char* s, SizeType n, bool copy) { return doc_.String(s, n, copy); }
-  bool Key(const char* s, SizeType n, bool copy) { return doc_.Key(s, n, copy); }
+  // isUtf8: a lone low-surrogate escape gets through RapidJSON's own validation.
+  bool String(const char* s, SizeType n, bool copy) { return isUtf8(s, n) && doc_.String(s, n, copy); }
+  bool Key(const char* s, SizeType n, bool copy) { return isUtf8(s, n) && doc_.Key(s, n, copy); }
   bool StartObject() { return enter() && doc_.StartObject(); }
   bool EndObject(SizeType n) { --depth_; return doc_.EndObject(n); }
   bool StartArray() { return enter() && doc_.StartArray(); }
@@ -244,7 +247,14 @@ void markEcho(const Value& message, const MessagingConfig& config, EventDraft& d
   const Value* appId = member(message, "app_id");
   d.extra.addValue("app_id", appId);
   d.extra.addBool("is_own_app_echo", sameId(appId, config.appId));
-  d.extra.addString("metadata", stringBytes(member(message, "metadata")));
+  const api::Bytes metadata = stringBytes(member(message, "metadata"));
+  d.extra.addString("metadata", metadata);
+  // Our sends carry "gw:out:<gateway message id>": report the id to the core, which uses
+  // it to settle a send whose HTTP answer was lost.
+  static constexpr char kOurs[] = "gw:out:";
+  if (!metadata.isNull() && metadata.size > sizeof kOurs - 1 && std::memcmp(metadata.data, kOurs, sizeof kOurs - 1) == 0) {
+    d.extra.addString("gateway_message_id", api::Bytes{metadata.data + sizeof kOurs - 1, metadata.size - (sizeof kOurs - 1)});
+  }
 }
 
 // What a message's attachments amount to.

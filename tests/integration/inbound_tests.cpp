@@ -1,5 +1,7 @@
 // Signed fixtures posted over real HTTP to the real binary, read back through the CRM API
 // and the events feed.
+#include <signal.h>
+
 #include <set>
 #include <thread>
 
@@ -208,10 +210,10 @@ TEST(Inbound, RedeliveriesAndDuplicatesInsideOnePostChangeNothing) {
   std::ostringstream doubled;
   body->stringify(doubled);
   ASSERT_EQ(gw.post("/webhooks/whatsapp", doubled.str(), gt::signedHeaders(doubled.str())).status, 200);
-  EXPECT_EQ(gw.countRows("messages"), 2);
+  EXPECT_EQ(gw.countRows("messages"), 3);  // two messages + "Conversation started"
   EXPECT_EQ(gw.countRows("contacts"), 1);
   EXPECT_EQ(gw.countRows("conversations"), 1);
-  EXPECT_EQ(gw.countRows("events"), 3);  // contact.created + two message.created
+  EXPECT_EQ(gw.countRows("events"), 4);  // contact.created + three message.created
 }
 
 TEST(Inbound, SignedButUnusableContentIsAcknowledgedAndKeptRaw) {
@@ -244,7 +246,7 @@ TEST(Inbound, DisabledChannelStillStores) {
   gt::RunningGateway gw(config);
   ASSERT_EQ(gw.postFixture("messenger/text.json").status, 200);
   const ApiView view = readEverything(gw);
-  ASSERT_EQ(view.messages.size(), 1u);
+  ASSERT_EQ(view.messages.size(), 2u);  // the message and "Conversation started"
   const auto conversation = getJson(gw, "/v1/conversations/" + str(view.messages[0], "conversation_id"))
                                 ->getObject("conversation");
   EXPECT_FALSE(conversation->getValue<bool>("enabled"));
@@ -307,17 +309,18 @@ TEST(Inbound, MessagesNewestFirstWithKindFilterAndCursor) {
   const ApiView view = readEverything(gw);
   const std::string conversation = str(view.messages.at(0), "conversation_id");
   const auto all = getJson(gw, "/v1/conversations/" + conversation + "/messages")->getArray("messages");
-  ASSERT_EQ(all->size(), 4u);
-  EXPECT_EQ(str(all->getObject(0), "kind"), "system");  // newest first
+  ASSERT_EQ(all->size(), 5u);
+  EXPECT_EQ(str(all->getObject(0), "kind"), "system");  // newest first: the identity notice
   EXPECT_EQ(str(all->getObject(3), "type"), "text");
-  EXPECT_EQ(getJson(gw, "/v1/conversations/" + conversation + "/messages?kind=system")->getArray("messages")->size(), 1u);
+  EXPECT_EQ(str(all->getObject(4), "type"), "conversation_started");  // just before the first message
+  EXPECT_EQ(getJson(gw, "/v1/conversations/" + conversation + "/messages?kind=system")->getArray("messages")->size(), 2u);
   EXPECT_EQ(getJson(gw, "/v1/conversations/" + conversation + "/messages?kind=message")->getArray("messages")->size(), 3u);
   EXPECT_EQ(getJson(gw, "/v1/conversations/" + conversation + "/messages?kind=note")->getArray("messages")->size(), 0u);
   EXPECT_EQ(gw.get("/v1/conversations/" + conversation + "/messages?kind=bogus").status, 400);
   const auto first = getJson(gw, "/v1/conversations/" + conversation + "/messages?limit=3");
   EXPECT_EQ(first->getArray("messages")->size(), 3u);
   const auto rest = getJson(gw, "/v1/conversations/" + conversation + "/messages?limit=3&before=" + str(first, "next_cursor"));
-  ASSERT_EQ(rest->getArray("messages")->size(), 1u);
+  ASSERT_EQ(rest->getArray("messages")->size(), 2u);
   EXPECT_EQ(str(rest->getArray("messages")->getObject(0), "id"), str(all->getObject(3), "id"));
   EXPECT_TRUE(rest->isNull("next_cursor"));
   const std::string messageId = str(all->getObject(0), "id");
@@ -331,7 +334,7 @@ TEST(Inbound, EventsFeedPagesEveryEventExactlyOnce) {
     ASSERT_EQ(gw.postFixture(f).status, 200);
   }
   const auto everything = getJson(gw, "/v1/events?limit=1000")->getArray("events");
-  ASSERT_EQ(everything->size(), 7u);  // 3 contacts + 4 messages
+  ASSERT_EQ(everything->size(), 10u);  // 3 contacts + 4 messages + 3 "Conversation started"
   std::vector<std::string> paged;
   std::string cursor = "0";
   for (int i = 0; i < 20; ++i) {
@@ -347,6 +350,7 @@ TEST(Inbound, EventsFeedPagesEveryEventExactlyOnce) {
   EXPECT_EQ(str(first, "type"), "contact.created");
   EXPECT_EQ(str(first->getObject("data"), "name"), "Ana Test");
   EXPECT_EQ(str(everything->getObject(1), "type"), "message.created");
+  EXPECT_EQ(str(everything->getObject(1)->getObject("data"), "type"), "conversation_started");
   EXPECT_EQ(gw.get("/v1/events?after=x").status, 400);
 }
 
@@ -371,5 +375,29 @@ TEST(Inbound, DataSurvivesAKill) {
   gt::RunningGateway gw;
   ASSERT_EQ(gw.postFixture("whatsapp/text.json").status, 200);
   gw.restart();  // SIGKILL, then start again on the same database
-  EXPECT_EQ(readEverything(gw).messages.size(), 1u);
+  EXPECT_EQ(readEverything(gw).messages.size(), 2u);  // the message and "Conversation started"
+}
+
+// A body kept because no channel had its account is used once the account is configured.
+TEST(Inbound, KeptWebhooksAreReplayedAfterTheConfigChanges) {
+  gt::RunningGateway gw;
+  ASSERT_EQ(gw.postFixture("whatsapp/batch_mixed.json").status, 200);  // one message is for 110220330440552
+  ASSERT_EQ(gw.countRows("raw_webhooks"), 1);
+  const int before = gw.countRows("messages");
+  auto replay = [&] { return gw.post("/v1/admin/replay-webhooks", "", gt::authHeader()); };
+  EXPECT_THAT(replay().body, HasSubstr(R"("replayed":0,"still_unusable":1)"));
+  EXPECT_EQ(gw.countRows("messages"), before);
+
+  gt::TestConfig next = gw.config();
+  next.extraChannelsYaml =
+      "  - { id: wa-second, type: whatsapp, account_id: \"110220330440552\", app_secret: \"" +
+      std::string(gt::kFixtureSecret) + "\", verify_token: v, access_token: a }\n";
+  gw.rewriteConfig(next);
+  gw.process().signal(SIGHUP);
+  ASSERT_TRUE(gt::waitFor([&] { return gw.get("/v1/channels").body.find("wa-second") != std::string::npos; }, 10s));
+  EXPECT_THAT(replay().body, HasSubstr(R"("replayed":1,"still_unusable":0)"));
+  // Only the missing message (and its new conversation's notice): the rest were duplicates.
+  EXPECT_EQ(gw.countRows("messages"), before + 2);
+  EXPECT_THAT(replay().body, HasSubstr(R"("replayed":0,"still_unusable":0)"));
+  EXPECT_EQ(gw.post("/v1/admin/replay-webhooks", "", {}).status, 401);
 }

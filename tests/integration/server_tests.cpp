@@ -87,13 +87,13 @@ TEST(Server, SignedWebhookIsStoredBeforeThe200AndForgedOneIsNot) {
   RunningGateway gw;
   const std::string body = fixture("whatsapp/text_unicode_escaped.json");
   EXPECT_EQ(gw.post("/webhooks/whatsapp", body, signedHeaders(body)).status, 200);
-  EXPECT_EQ(gw.countRows("messages"), 1);  // durable when the 200 arrived
+  EXPECT_EQ(gw.countRows("messages"), 2);  // durable when the 200 arrived (with "Conversation started")
 
   auto forged = signedHeaders(body);
   forged["X-Hub-Signature-256"] = gt::hubSignature("another-secret", body);
   EXPECT_EQ(gw.post("/webhooks/whatsapp", body, forged).status, 401);
   EXPECT_EQ(gw.post("/webhooks/whatsapp", body, {{"Content-Type", "application/json"}}).status, 401);
-  EXPECT_EQ(gw.countRows("messages"), 1);
+  EXPECT_EQ(gw.countRows("messages"), 2);
   EXPECT_EQ(gw.countRows("raw_webhooks"), 0);
 }
 
@@ -141,7 +141,7 @@ TEST(Server, SigtermStopsCleanlyAndFinishesTheRequestInFlight) {
   close(fd);
   EXPECT_THAT(response, HasSubstr("HTTP/1.1 200"));
   EXPECT_EQ(gw.process().waitExit(15s), 0) << gw.process().stderrText();
-  EXPECT_EQ(gw.countRows("messages"), 1);
+  EXPECT_EQ(gw.countRows("messages"), 2);  // the message and "Conversation started"
 }
 
 TEST(Server, SighupDisablingAChannelShowsWithoutARestart) {

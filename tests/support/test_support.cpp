@@ -236,7 +236,7 @@ std::string makeConfigYaml(const TestConfig& c) {
         << "\n    account_id: \"" << account << "\"\n    app_secret: \"" << kFixtureSecret
         << "\"\n    app_id: \"900100200300400\"\n    verify_token: \"" << verify
         << "\"\n    access_token: \"test-access-token-" << id << "\"\n    graph_base_url: \""
-        << c.graphBaseUrl << "\"\n    api_version: \"v21.0\"\n    rate_limit_mps: 1000\n";
+        << c.graphBaseUrl << "\"\n    api_version: \"v21.0\"\n    rate_limit_mps: " << c.rateLimitMps << "\n";
     return out.str();
   };
   std::ostringstream out;
@@ -246,6 +246,7 @@ std::string makeConfigYaml(const TestConfig& c) {
       << channel("wa-main", "whatsapp", c.whatsappEnabled, "110220330440551", "wa-verify-token-FAKE-123")
       << channel("fb-main", "messenger", c.messengerEnabled, "104050607080901", "ms-verify-token-FAKE-456")
       << channel("ig-main", "instagram", c.instagramEnabled, "17841400000000101", "ig-verify-token-FAKE-789")
+      << c.extraChannelsYaml
       << "properties:\n  - { key: plan, label: Plan, type: text }\n" << c.extraYaml;
   return out.str();
 }

@@ -102,6 +102,8 @@ struct TestConfig {
   bool messengerEnabled = true;
   bool instagramEnabled = true;
   std::size_t maxBodyBytes = 1048576;
+  double rateLimitMps = 1000;
+  std::string extraChannelsYaml;  // more list items under channels:
   std::string extraYaml;  // appended verbatim
 };
 

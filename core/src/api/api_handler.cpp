@@ -63,15 +63,19 @@ bool ApiHandler::authorized(const http::Request& request, const config::GatewayC
   return match;
 }
 
-http::Handler ApiHandler::guarded(http::Response (ApiHandler::*method)(http::Request&)) {
-  return [this, method](http::Request& request) {
+http::Handler ApiHandler::requireToken(http::Handler handler) {
+  return [this, handler = std::move(handler)](http::Request& request) {
     if (!authorized(request, *channels_()->config)) {
       http::Response r = http::errorResponse(401, "unauthorized", "missing or invalid bearer token");
       r.headers.emplace_back("WWW-Authenticate", "Bearer");
       return r;
     }
-    return (this->*method)(request);
+    return handler(request);
   };
+}
+
+http::Handler ApiHandler::guarded(http::Response (ApiHandler::*method)(http::Request&)) {
+  return requireToken([this, method](http::Request& request) { return (this->*method)(request); });
 }
 
 void ApiHandler::addRoutes(http::Router& router) {

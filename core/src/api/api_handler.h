@@ -20,6 +20,9 @@ class ApiHandler {
   // True when the request carries "Authorization: Bearer <token>" with a configured token.
   static bool authorized(const http::Request& request, const config::GatewayConfig& config);
 
+  // Wraps any handler with the token check (for the other /v1 handlers).
+  http::Handler requireToken(http::Handler handler);
+
   http::Response listChannels(http::Request& request);
   http::Response listContacts(http::Request& request);
   http::Response getContact(http::Request& request);

@@ -1,6 +1,12 @@
 #include "app/gateway.h"
 
 #include "api/api_handler.h"
+#include "api/profile_handler.h"
+#include "api/send_handler.h"
+#include "delivery/delivery_engine.h"
+#include "delivery/outbox.h"
+#include "scheduler/scheduler.h"
+#include "scheduler/schedules.h"
 #include "log/log.h"
 #include "webhooks/webhook_handler.h"
 
@@ -36,6 +42,11 @@ Gateway::Gateway(config::ConfigPtr config) {
   auto current = [this] { return channels(); };
   webhooks_ = std::make_unique<webhooks::WebhookHandler>(current, *store_, metrics_, registry_, feed_);
   api_ = std::make_unique<api::ApiHandler>(current, *store_, feed_);
+  profile_ = std::make_unique<api::ProfileHandler>(current, *store_, feed_);
+  delivery_ = std::make_unique<delivery::DeliveryEngine>(current, *store_, feed_, metrics_);
+  scheduler_ = std::make_unique<scheduler::Scheduler>(current, *store_, feed_, [this] { delivery_->wake(); });
+  sends_ = std::make_unique<api::SendHandler>(
+      current, *store_, feed_, [this] { delivery_->wake(); }, [this] { scheduler_->wake(); });
 
   router_.add("GET", "/healthz", "healthz", [this](http::Request&) {
     return store_->ping() ? http::Response::json(200, R"({"status":"ok"})")
@@ -48,12 +59,31 @@ Gateway::Gateway(config::ConfigPtr config) {
   });
   webhooks_->addRoutes(router_);
   api_->addRoutes(router_);
+  sends_->addRoutes(router_, [this](http::Handler h) { return api_->requireToken(std::move(h)); });
+  // After a parser fix or a newly configured account: run kept raw webhooks through again.
+  router_.add("POST", "/v1/admin/replay-webhooks", "webhooks_replay", api_->requireToken([this](http::Request&) {
+    const auto result = webhooks_->replayKept();
+    return http::Response::json(200, "{\"replayed\":" + std::to_string(result.replayed) +
+                                         ",\"still_unusable\":" + std::to_string(result.stillUnusable) + "}");
+  }));
+  profile_->addRoutes(router_, [this](http::Handler h) { return api_->requireToken(std::move(h)); });
   registerMetrics();
 }
 
 Gateway::~Gateway() { stop(std::chrono::milliseconds(0)); }
 
 void Gateway::registerMetrics() {
+  // Read from the store when scraped, so they are never stale.
+  metrics_.gauge("gateway_outbound_queue_depth", "Messages accepted and not yet sent or failed", [this] {
+    std::int64_t n = 0;
+    store_->read([&](storage::Tx& tx) { n = delivery::outboxDepth(tx); });
+    return static_cast<double>(n);
+  });
+  metrics_.gauge("gateway_scheduled_pending", "Scheduled messages waiting for their time", [this] {
+    std::int64_t n = 0;
+    store_->read([&](storage::Tx& tx) { n = scheduler::pendingCount(tx); });
+    return static_cast<double>(n);
+  });
   metrics_.gauge("gateway_channels_enabled", "Configured channels that are enabled", [this] {
     double n = 0;
     for (const auto& c : channels()->channels) n += c.config.enabled ? 1 : 0;
@@ -71,6 +101,8 @@ void Gateway::start() {
   options.keepAliveTimeoutS = s.keepAliveTimeoutS;
   options.listenBacklog = s.listenBacklog;
   options.maxBodyBytes = [this] { return channels()->config->server.maxBodyBytes; };
+  delivery_->start();
+  scheduler_->start();
   server_ = std::make_unique<http::Server>(options, router_, metrics_);
   server_->start();
   log::get("http")->info("gateway.listening address={}:{} channels={}", s.host, server_->port(),
@@ -120,6 +152,9 @@ void Gateway::stop(std::chrono::milliseconds grace) {
     server_->stop(grace);
     server_.reset();
   }
+  // After the HTTP front (no new work), before the store (they write their outcomes).
+  if (scheduler_) scheduler_->stop();
+  if (delivery_) delivery_->stop();
   if (store_) store_->close();
 }
 

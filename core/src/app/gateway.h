@@ -19,6 +19,14 @@
 
 namespace gateway::api {
 class ApiHandler;
+class ProfileHandler;
+class SendHandler;
+}
+namespace gateway::delivery {
+class DeliveryEngine;
+}
+namespace gateway::scheduler {
+class Scheduler;
 }
 namespace gateway::webhooks {
 class WebhookHandler;
@@ -66,6 +74,10 @@ class Gateway {
   http::Router router_;
   std::unique_ptr<webhooks::WebhookHandler> webhooks_;
   std::unique_ptr<api::ApiHandler> api_;
+  std::unique_ptr<delivery::DeliveryEngine> delivery_;
+  std::unique_ptr<scheduler::Scheduler> scheduler_;
+  std::unique_ptr<api::SendHandler> sends_;
+  std::unique_ptr<api::ProfileHandler> profile_;
   std::unique_ptr<http::Server> server_;
 };
 

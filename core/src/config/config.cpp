@@ -392,9 +392,14 @@ class Loader {
   }
 
   void loadDelivery(const YAML::Node& node, const std::string& path, DeliveryConfig& out) {
-    Fields f = fields(node, path, {"max_attempts", "max_age_s"});
+    Fields f = fields(node, path, {"max_attempts", "max_age_s", "request_timeout_ms", "retry_base_ms",
+                                   "unknown_grace_s", "workers"});
     readWhole(f, "max_attempts", out.maxAttempts, 1);
     readWhole(f, "max_age_s", out.maxAgeS, 1);
+    readWhole(f, "request_timeout_ms", out.requestTimeoutMs, 1);
+    readWhole(f, "retry_base_ms", out.retryBaseMs, 1);
+    readWhole(f, "unknown_grace_s", out.unknownGraceS, 1);
+    readWhole(f, "workers", out.workers, 1);
   }
 
   void loadLog(const YAML::Node& node, const std::string& path, LogConfig& out) {

@@ -42,6 +42,11 @@ struct PluginsConfig {
 struct DeliveryConfig {
   int maxAttempts = 8;
   std::int64_t maxAgeS = 86400;
+  // Beyond the contract's keys (documented in docs/DECISIONS.md):
+  std::int64_t requestTimeoutMs = 15000;  // one Send API call, connect to last byte
+  std::int64_t retryBaseMs = 1000;        // first backoff; doubles per attempt, with jitter
+  std::int64_t unknownGraceS = 120;       // wait for an echo/status before re-sending an uncertain send
+  int workers = 8;                        // concurrent Send API calls
 };
 
 struct LogConfig {

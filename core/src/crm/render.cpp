@@ -46,20 +46,28 @@ void writeConversation(JsonWriter& w, const app::ChannelSet& channels, const Con
 
 }  // namespace
 
+const char* sendRefusal(const app::ChannelSet& channels, const Conversation& c, bool contactBlocked,
+                        bool isTemplate, bool humanAgentTag, std::int64_t now) {
+  const app::RuntimeChannel* channel = channels.findById(c.channelId);
+  if (channel == nullptr || !channel->config.enabled) return "channel_disabled";
+  if (contactBlocked) return "contact_blocked";
+  const gateway::channel_api::ChannelTraits& traits = *channel->traits;
+  if (isTemplate && traits.templatesIgnoreWindow) return nullptr;
+  if (c.lastInboundAt) {
+    if (now < *c.lastInboundAt + traits.windowSeconds * 1000) return nullptr;
+    if (humanAgentTag && traits.tagWindowSeconds > 0 && now < *c.lastInboundAt + traits.tagWindowSeconds * 1000) {
+      return nullptr;
+    }
+  }
+  return "window_closed";
+}
+
 SendRule freeFormRule(const app::ChannelSet& channels, const Conversation& c, bool contactBlocked,
                       std::int64_t now) {
   SendRule rule;
   const app::RuntimeChannel* channel = channels.findById(c.channelId);
-  if (channel && channel->traits && c.lastInboundAt) {
-    rule.windowExpiresAt = *c.lastInboundAt + channel->traits->windowSeconds * 1000;
-  }
-  if (channel == nullptr || !channel->config.enabled) {
-    rule.reason = "channel_disabled";
-  } else if (contactBlocked) {
-    rule.reason = "contact_blocked";
-  } else if (!rule.windowExpiresAt || *rule.windowExpiresAt <= now) {
-    rule.reason = "window_closed";
-  }
+  if (channel && c.lastInboundAt) rule.windowExpiresAt = *c.lastInboundAt + channel->traits->windowSeconds * 1000;
+  rule.reason = sendRefusal(channels, c, contactBlocked, false, false, now);
   rule.canSend = rule.reason == nullptr;
   return rule;
 }

@@ -21,6 +21,12 @@ struct SendRule {
 SendRule freeFormRule(const app::ChannelSet& channels, const Conversation& conversation, bool contactBlocked,
                       std::int64_t now);
 
+// The same rules for a particular send: a template may ignore the window (WhatsApp), a
+// HUMAN_AGENT tag extends it (Messenger/Instagram), as the channel's plugin traits say.
+// Returns nullptr when allowed, else the contract's error code.
+const char* sendRefusal(const app::ChannelSet& channels, const Conversation& conversation, bool contactBlocked,
+                        bool isTemplate, bool humanAgentTag, std::int64_t now);
+
 std::string renderMessage(const Message& message);
 std::string renderConversation(const app::ChannelSet& channels, const Conversation& conversation,
                                bool contactBlocked, std::int64_t now);

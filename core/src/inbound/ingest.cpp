@@ -3,7 +3,10 @@
 #include <set>
 
 #include "crm/render.h"
+#include "crm/profile.h"
 #include "crm/repository.h"
+#include "crm/status.h"
+#include "delivery/outbox.h"
 #include "util/json.h"
 
 namespace gateway::inbound {
@@ -91,11 +94,14 @@ class Ingest {
         inboundMessage(channel, e, "message");
         break;
       case api::EventKind::kSystem:
+        inboundMessage(channel, e, "system");
+        numberChange(channel, e);
+        break;
       case api::EventKind::kHandover:
         inboundMessage(channel, e, "system");
         break;
       case api::EventKind::kStatus:
-        status(channel, e.externalMessageId, platformStatus(e), e.timestampMs, errorOf(e));
+        status(channel, e);
         break;
       case api::EventKind::kDelivery:
       case api::EventKind::kRead:
@@ -162,9 +168,16 @@ class Ingest {
       c.createdAt = now_;
       crm::insertConversation(tx_, c);
       conversation = c;
-      if (!newContact) event("conversation.created", crm::renderConversation(channels_, c, contact.blocked, now_));
+      // A new contact's event carries its first conversation; an existing one gets its own.
+      if (newContact) event("contact.created", crm::renderContact(tx_, channels_, contact, now_));
+      else event("conversation.created", crm::renderConversation(channels_, c, contact.blocked, now_));
+      // In the activity just before the message that started it.
+      const auto started = crm::appendSystemMessage(tx_, c, crm::kSystemConversationStarted, "Conversation started",
+                                                    now_, "{}", e.timestampMs);
+      if (!contact.blocked) note(started.eventSeq);
+    } else if (newContact) {
+      event("contact.created", crm::renderContact(tx_, channels_, contact, now_));
     }
-    if (newContact) event("contact.created", crm::renderContact(tx_, channels_, contact, now_));
     return Party{std::move(contact), std::move(*conversation)};
   }
 
@@ -228,6 +241,10 @@ class Ingest {
     rapidjson::Document extra;
     util::parseJson(e.extraJson, extra);
     if (extraFlag(extra, "is_own_app_echo")) {
+      if (reconciled(channel, e)) {
+        ++result.stored;
+        return;
+      }
       // Our send whose result is not recorded yet: it will be, with this id.
       crm::parkStatus(tx_, channel.config.id, e.externalMessageId, crm::ParkedStatus{"sent", e.timestampMs, {}});
       ++result.parked;
@@ -244,6 +261,24 @@ class Ingest {
     }
     ++result.stored;
     if (!m.suppressed) event("message.created", crm::renderMessage(m));
+    note(crm::applyParkedStatuses(tx_, m, now_));  // receipts that came before the echo
+  }
+
+  // WhatsApp's user_changed_number: the person now writes from another number. The
+  // contact keeps its history and gains the new wa_id (and phone).
+  void numberChange(const app::RuntimeChannel& channel, const InboundEvent& e) {
+    rapidjson::Document extra;
+    util::parseJson(e.extraJson, extra);
+    const auto newId = extraString(extra, "new_wa_id");
+    if (!newId || newId->empty() || *newId == e.externalUserId) return;
+    const auto contactId = crm::findContactIdByIdentity(tx_, channel.config.id, e.externalUserId);
+    if (!contactId) return;
+    crm::insertIdentity(tx_, *contactId, crm::Identity{channel.config.id, "wa_id", *newId}, now_);
+    Contact contact = *crm::findContact(tx_, *contactId);
+    contact.phone = "+" + *newId;
+    contact.updatedAt = now_;
+    crm::updateContact(tx_, contact);
+    event("contact.updated", crm::renderContact(tx_, channels_, contact, now_));
   }
 
   static std::string platformStatus(const InboundEvent& e) {
@@ -264,13 +299,17 @@ class Ingest {
   }
 
   // Moves an outbound message forward; parks the status when the message is not recorded yet.
-  void status(const app::RuntimeChannel& channel, const std::string& externalId, const std::string& status,
-              std::int64_t at, const std::optional<std::string>& error) {
+  void status(const app::RuntimeChannel& channel, const InboundEvent& e) {
+    const std::string& externalId = e.externalMessageId;
+    const std::string status = platformStatus(e);
+    const std::int64_t at = e.timestampMs;
+    const std::optional<std::string> error = errorOf(e);
     if (crm::statusRank(status) < 0 && status != "failed") {
       result.unusable.push_back("unknown_status");
       return;
     }
     std::optional<Message> m = crm::findMessageByExternalId(tx_, channel.config.id, externalId);
+    if (!m && reconciled(channel, e)) m = crm::findMessageByExternalId(tx_, channel.config.id, externalId);
     if (!m) {
       crm::parkStatus(tx_, channel.config.id, externalId, crm::ParkedStatus{status, at, error});
       ++result.parked;
@@ -284,12 +323,24 @@ class Ingest {
       ++result.duplicates;
       return;
     }
-    m.status = status;
-    if (status == "failed") m.error = error;
-    m.updatedAt = now_;
-    crm::updateMessage(tx_, m);
+    note(crm::advanceStatus(tx_, m, status, error, now_));
     ++result.stored;
-    if (!m.suppressed) event("message.updated", crm::renderMessage(m));
+  }
+
+  void note(std::int64_t eventSeq) {
+    if (eventSeq > 0) result.lastEventSeq = eventSeq;
+  }
+
+  // Our own message id, which the plugins report from the echo's metadata or the status's
+  // callback data: it settles a send whose outcome was unknown.
+  bool reconciled(const app::RuntimeChannel& channel, const InboundEvent& e) {
+    rapidjson::Document extra;
+    util::parseJson(e.extraJson, extra);
+    const auto ours = extraString(extra, "gateway_message_id");
+    if (!ours || e.externalMessageId.empty()) return false;
+    const std::int64_t seq = delivery::reconcile(tx_, channel.config.id, *ours, e.externalMessageId, now_);
+    note(seq);
+    return seq > 0;
   }
 
   // Messenger/Instagram receipts: everything we sent up to the watermark is delivered/read.

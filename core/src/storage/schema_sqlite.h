@@ -42,4 +42,28 @@ CREATE TABLE raw_webhooks (
   state TEXT NOT NULL DEFAULT 'kept');
 )sql";
 
+// v4: outbound delivery (the durable outbox), idempotency keys and scheduled messages.
+constexpr const char* kOutbound = R"sql(
+CREATE TABLE outbox (
+  message_id TEXT PRIMARY KEY REFERENCES messages (id), seq INTEGER NOT NULL,
+  conversation_id TEXT NOT NULL, channel_id TEXT NOT NULL,
+  state TEXT NOT NULL,            -- pending | inflight | unknown
+  attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL,
+  accepted_at INTEGER NOT NULL, lease_until INTEGER, request TEXT NOT NULL);
+CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+-- Per-conversation order: only the oldest unfinished message of a conversation is sent.
+CREATE INDEX outbox_conversation ON outbox (conversation_id, seq);
+CREATE TABLE idempotency_keys (
+  conversation_id TEXT NOT NULL, key TEXT NOT NULL, message_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL, PRIMARY KEY (conversation_id, key));
+CREATE TABLE scheduled_messages (
+  id TEXT PRIMARY KEY, conversation_id TEXT NOT NULL REFERENCES conversations (id),
+  contact_id TEXT NOT NULL, send_at INTEGER NOT NULL, status TEXT NOT NULL, request TEXT NOT NULL,
+  text TEXT, template TEXT, message_id TEXT, error TEXT, created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL);
+CREATE INDEX scheduled_due ON scheduled_messages (status, send_at);
+CREATE INDEX scheduled_contact ON scheduled_messages (contact_id, status, send_at);
+CREATE INDEX scheduled_conversation ON scheduled_messages (conversation_id, status, send_at);
+)sql";
+
 }  // namespace gateway::storage::schema

@@ -91,28 +91,24 @@ http::Response WebhookHandler::receive(http::Request& request) {
     return http::errorResponse(401, "unauthorized", "missing or invalid X-Hub-Signature-256");
   }
 
-  // Parse on this request's thread; only the store work goes to the single writer.
-  inbound::EventCollector collector;
-  const api::Outcome parsed = signer->channel->parseWebhook(view, collector);
-  std::string keepReason;
-  if (parsed == api::Outcome::kMalformed) keepReason = "malformed";
-  else if (parsed == api::Outcome::kUnsupported) keepReason = "unsupported_object";
-  else if (parsed != api::Outcome::kOk || collector.overflowed()) keepReason = "plugin_error";
-
   // Durable before the 200: the platform forgets the event once we answer. Content we
   // cannot use is acknowledged too (a 4xx/5xx makes the platform retry it for days) and
   // kept as it came, so a fixed parser can replay it.
+  // Parsing (the CPU-heavy part) runs here, in parallel across requests; only applying the
+  // events goes through the single writer.
+  inbound::EventCollector collector;
+  const std::string parseProblem = parse(*signer, request.body, collector);
   const std::int64_t now = util::nowMs();
-  inbound::IngestResult result;
+  std::string keepReason;
+  std::int64_t lastEventSeq = 0;
   store_
       .write([&](storage::Tx& tx) {
-        result = inbound::IngestResult{};
-        if (parsed == api::Outcome::kOk) result = inbound::ingest(tx, *set, type, collector.events(), now);
-        if (keepReason.empty() && !result.unusable.empty()) keepReason = result.unusable.front();
+        lastEventSeq = 0;
+        keepReason = parseProblem.empty() ? ingestParsed(tx, *set, type, collector, now, lastEventSeq) : parseProblem;
         if (!keepReason.empty()) crm::keepRawWebhook(tx, type, signer->config.id, now, request.body, keepReason);
       })
       .get();
-  if (result.lastEventSeq > 0) feed_.published(result.lastEventSeq);
+  if (lastEventSeq > 0) feed_.published(lastEventSeq);
 
   metrics_
       .counter("gateway_webhooks_received_total", "Signed webhook requests accepted, by channel",
@@ -125,11 +121,68 @@ http::Response WebhookHandler::receive(http::Request& request) {
         .inc();
     log::get("webhook")->warn("webhook.kept_raw type={} channel={} reason={}", type, signer->config.id, keepReason);
   }
+  return http::Response::text(200, "EVENT_RECEIVED");
+}
+
+std::string WebhookHandler::parse(const app::RuntimeChannel& signer, const std::string& body,
+                                  inbound::EventCollector& collector) {
+  static const std::string kPost = "POST";
+  const api::HttpView view{gateway::webhooks::view(kPost), api::Bytes{}, api::Bytes{}, nullptr, 0,
+                           gateway::webhooks::view(body)};
+  const api::Outcome parsed = signer.channel->parseWebhook(view, collector);
+  if (parsed == api::Outcome::kMalformed) return "malformed";
+  if (parsed == api::Outcome::kUnsupported) return "unsupported_object";
+  if (parsed != api::Outcome::kOk || collector.overflowed()) return "plugin_error";
+  return "";
+}
+
+std::string WebhookHandler::ingestParsed(storage::Tx& tx, const app::ChannelSet& set, const std::string& type,
+                                         inbound::EventCollector& collector, std::int64_t now,
+                                         std::int64_t& lastEventSeq) {
+  const inbound::IngestResult result = inbound::ingest(tx, set, type, collector.events(), now);
+  lastEventSeq = result.lastEventSeq;
   if (result.duplicates > 0) {
     metrics_.counter("gateway_webhook_duplicates_total", "Re-delivered events that changed nothing", {{"type", type}})
         .inc(result.duplicates);
   }
-  return http::Response::text(200, "EVENT_RECEIVED");
+  return result.unusable.empty() ? "" : result.unusable.front();
+}
+
+WebhookHandler::ReplayResult WebhookHandler::replayKept() {
+  const app::ChannelSetPtr set = channels_();
+  ReplayResult replay;
+  std::int64_t lastEventSeq = 0;
+  store_
+      .write([&](storage::Tx& tx) {
+        replay = ReplayResult{};
+        const auto rows = tx.query("SELECT id, channel_type, signer_channel_id, body FROM raw_webhooks "
+                                   "WHERE state = 'kept' ORDER BY id");
+        for (const storage::Row& row : rows) {
+          const std::string type = row.getText(1);
+          const auto candidates = set->ofType(type);
+          const app::RuntimeChannel* signer = set->findById(row.findText(2).value_or(""));
+          if (signer == nullptr && !candidates.empty()) signer = candidates.front();
+          std::string reason = "no_channel_of_type";
+          std::int64_t seq = 0;
+          if (signer != nullptr) {
+            inbound::EventCollector collector;
+            reason = parse(*signer, row.getText(3), collector);
+            if (reason.empty()) reason = ingestParsed(tx, *set, type, collector, util::nowMs(), seq);
+          }
+          if (seq > 0) lastEventSeq = seq;
+          if (reason.empty()) {
+            tx.exec("UPDATE raw_webhooks SET state = 'replayed' WHERE id = ?", {row.getInt(0)});
+            ++replay.replayed;
+          } else {
+            tx.exec("UPDATE raw_webhooks SET reason = ? WHERE id = ?", {reason, row.getInt(0)});
+            ++replay.stillUnusable;
+          }
+        }
+      })
+      .get();
+  if (lastEventSeq > 0) feed_.published(lastEventSeq);
+  log::get("webhook")->info("webhook.replayed replayed={} still_unusable={}", replay.replayed, replay.stillUnusable);
+  return replay;
 }
 
 }  // namespace gateway::webhooks

@@ -8,6 +8,7 @@
 #include "crm/event_feed.h"
 #include "http/metrics.h"
 #include "http/server.h"
+#include "inbound/ingest.h"
 #include "storage/store.h"
 
 namespace gateway::webhooks {
@@ -23,8 +24,22 @@ class WebhookHandler {
   http::Response handshake(http::Request& request);
   http::Response receive(http::Request& request);
 
+  struct ReplayResult {
+    int replayed = 0;        // now fully used
+    int stillUnusable = 0;   // kept, with the current reason
+  };
+  // Runs normalization again over every kept raw webhook (after a parser fix or a config
+  // change such as a newly added channel). Safe to repeat: duplicates change nothing.
+  ReplayResult replayKept();
+
  private:
   void countRejected(const std::string& type, const std::string& reason);
+  // The plugin's parse of a verified body into collector; returns why it is unusable, or "".
+  static std::string parse(const app::RuntimeChannel& signer, const std::string& body,
+                           inbound::EventCollector& collector);
+  // Applies parsed events inside tx; returns why part of them is unusable, or "".
+  std::string ingestParsed(storage::Tx& tx, const app::ChannelSet& set, const std::string& type,
+                           inbound::EventCollector& collector, std::int64_t now, std::int64_t& lastEventSeq);
 
   std::function<app::ChannelSetPtr()> channels_;
   storage::Store& store_;

@@ -98,6 +98,8 @@ api::Outcome writeTemplate(const api::OutboundMessage& m, JsonWriter& w) {
   return templateDoc.Accept(w) ? api::Outcome::kOk : api::Outcome::kMalformed;
 }
 
+constexpr char kCallbackPrefix[] = "gw:out:";
+
 api::Outcome writeBody(const api::OutboundMessage& m, std::string& body) {
   // BSUID recipients (username users) are addressed with `recipient` instead of `to`.
   const char* recipientKey = nullptr;
@@ -125,6 +127,13 @@ api::Outcome writeBody(const api::OutboundMessage& m, std::string& body) {
     w.Key("message_id");
     if (!writeString(w, m.replyToExternalId)) return api::Outcome::kMalformed;
     w.EndObject();
+  }
+  // Our message id rides along and comes back in every status webhook: it lets the core
+  // settle a send whose HTTP answer was lost (timeout) without sending it twice.
+  if (nonEmpty(m.messageId)) {
+    const std::string callback = std::string(kCallbackPrefix) + std::string(m.messageId.data, m.messageId.size);
+    w.Key("biz_opaque_callback_data");
+    w.String(callback.data(), static_cast<rapidjson::SizeType>(callback.size()));
   }
   // m.tag is ignored: WhatsApp has no message tags (traits.tagWindowSeconds == 0), outside
   // the window only templates go through.

@@ -1,5 +1,6 @@
 #include "translate.h"
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -442,7 +443,13 @@ void emitStatus(const Change& change, const Value& status, api::EventSink& out) 
   event.timestampMs = timestampMs;
   setUser(event, extra, status, "recipient_id", "recipient_user_id");
   setError(event, extra, status);
-  extra.addString("biz_opaque_callback_data", stringAt(status, "biz_opaque_callback_data"));
+  const api::Bytes callback = stringAt(status, "biz_opaque_callback_data");
+  extra.addString("biz_opaque_callback_data", callback);
+  // Our sends carry "gw:out:<gateway message id>" (send.cpp): report the id to the core.
+  static constexpr char kOurs[] = "gw:out:";
+  if (!callback.isNull() && callback.size > sizeof kOurs - 1 && std::memcmp(callback.data, kOurs, sizeof kOurs - 1) == 0) {
+    extra.addString("gateway_message_id", api::Bytes{callback.data + sizeof kOurs - 1, callback.size - (sizeof kOurs - 1)});
+  }
   extra.addString("recipient_type", stringAt(status, "recipient_type"));
   extra.addString("recipient_participant_id", stringAt(status, "recipient_participant_id"));
   // Legacy (< v24) conversation-based pricing and the per-message pricing that replaced it.
@@ -569,6 +576,25 @@ void emitEnvelope(const Value& doc, api::EventSink& out) {
   }
 }
 
+// Everything emitted must be writable as JSON again, but RapidJSON 1.1.0 accepts two things
+// that are not: a lone low-surrogate escape ("\udc00") becomes bytes that are not UTF-8 despite
+// kParseValidateEncodingFlag, and "17677728150001e300" becomes inf. Checks every key and value;
+// recursion depth is bounded by kMaxJsonDepth.
+bool writableAsJson(const Value& v) {
+  if (v.IsString()) return meta::isUtf8(v.GetString(), v.GetStringLength());
+  if (v.IsDouble()) return std::isfinite(v.GetDouble());
+  if (v.IsArray()) {
+    for (const Value& element : v.GetArray()) {
+      if (!writableAsJson(element)) return false;
+    }
+  } else if (v.IsObject()) {
+    for (const auto& m : v.GetObject()) {
+      if (!writableAsJson(m.name) || !writableAsJson(m.value)) return false;
+    }
+  }
+  return true;
+}
+
 api::Outcome fail(api::Outcome outcome, const char* why, const char** reason) {
   if (reason != nullptr) *reason = why;
   return outcome;
@@ -613,6 +639,7 @@ api::Outcome parseWebhookBody(api::Bytes body, api::EventSink& out, const char**
   // Default flags reject trailing garbage; the iterative parser never recurses.
   doc.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(body.data, body.size);
   if (doc.HasParseError()) return fail(api::Outcome::kMalformed, "not JSON", reason);
+  if (!writableAsJson(doc)) return fail(api::Outcome::kMalformed, "lone surrogate or infinite number", reason);
   if (!doc.IsObject()) return fail(api::Outcome::kMalformed, "not a JSON object", reason);
   const api::Bytes object = stringAt(doc, "object");
   if (object.isNull()) return fail(api::Outcome::kMalformed, "object is not a string", reason);

@@ -58,6 +58,29 @@ TEST_F(MessengerTest, MutatedFixturesNeverCrash) {
 
 TEST_F(MessengerTest, ToleratesWhatTheDocsAllow) { expectTolerantParsing(channel_, "page", "psid"); }
 
+// Found by tests/fuzz/messenger_parse_fuzz (extraJson/rawJson not valid JSON): RapidJSON 1.1.0
+// decodes a lone LOW surrogate escape into bytes that are not UTF-8 (it refuses a lone high one).
+TEST_F(MessengerTest, LoneLowSurrogateEscapeIsMalformed) {
+  const std::string head = R"({"object":"page","entry":[{"id":"104050607080901","messaging":[{"sender":{"id":"1"},"recipient":{"id":"104050607080901"},"timestamp":1,)";
+  EXPECT_EQ(parse(channel_, head + R"("message":{"mid":"m","text":"a\udc00b"}}]}]})").outcome, api::Outcome::kMalformed);
+  EXPECT_EQ(parse(channel_, head + R"("postback":{"title":"t","referral":{"source":"SHORT\ud57d\ude00LINK"}}}]}]})").outcome,
+            api::Outcome::kMalformed);
+  EXPECT_EQ(parse(channel_, head + R"("message":{"mid":"m","\udfff":1}}]}]})").outcome, api::Outcome::kMalformed);
+  const ParseRun pair = parse(channel_, head + R"("message":{"mid":"m","text":"\ud83d\ude00"}}]}]})");
+  ASSERT_EQ(pair.outcome, api::Outcome::kOk);
+  ASSERT_EQ(pair.events.size(), 1u);
+  EXPECT_EQ(pair.events[0].text.value_or(""), "\xF0\x9F\x98\x80");
+}
+
+// Found by tests/fuzz/instagram_parse_fuzz (rawJson not valid JSON): RapidJSON 1.1.0 reads
+// "17677728150001e300" (explicit exponent <= 308, value beyond double) as inf, which the
+// rawJson writer cannot write ("\"k\":,").
+TEST_F(MessengerTest, NumbersBeyondDoubleAreMalformed) {
+  const std::string head = R"({"object":"page","entry":[{"id":"104050607080901","messaging":[{"sender":{"id":"1"},"recipient":{"id":"104050607080901"},)";
+  EXPECT_EQ(parse(channel_, head + R"("timest!mp":17677728150001e300,"referral-":{}}]}]})").outcome, api::Outcome::kMalformed);
+  EXPECT_EQ(parse(channel_, head + R"("timestamp":1,"message":{"mid":"m","x":-10e308}}]}]})").outcome, api::Outcome::kMalformed);
+}
+
 TEST_F(MessengerTest, OtherPlatformsPayloadsAreUnsupported) {
   EXPECT_EQ(parse(channel_, readFixture("instagram/text.json")).outcome, api::Outcome::kUnsupported);
   EXPECT_EQ(parse(channel_, readFixture("whatsapp/text.json")).outcome, api::Outcome::kUnsupported);

@@ -167,6 +167,37 @@ TEST(WhatsAppMalformed, InvalidUtf8IsMalformed) {
   EXPECT_EQ(parse(envelope(R"("messages":[{"text":{"body":"\ud800"}}])"), sink), api::Outcome::kMalformed);
 }
 
+// Found by tests/fuzz (rawJson not valid JSON): RapidJSON 1.1.0 decodes a lone LOW surrogate
+// escape into the bytes ED B0 80, which are not UTF-8, although it refuses a lone high one.
+// text, rawJson and extraJson then carried invalid UTF-8 into the core.
+TEST(WhatsAppMalformed, LoneLowSurrogateEscapeIsMalformed) {
+  RecordingSink sink;
+  const char* reason = nullptr;
+  EXPECT_EQ(wa::parseWebhookBody(api::bytesOf(envelope(R"("messages":[{"from":"1","id":"w","timestamp":"1","type":"text","text":{"body":"a\udc00b"}}])").c_str()),
+                                 sink, &reason),
+            api::Outcome::kMalformed);
+  EXPECT_STREQ(reason, "lone surrogate or infinite number");
+  EXPECT_EQ(parse(envelope(R"("messages":[{"from":"1","id":"w","timestamp":"1","type":"text","\udfff":1}])"), sink),
+            api::Outcome::kMalformed);
+  EXPECT_TRUE(sink.events.empty());
+  // A proper pair still decodes.
+  ASSERT_EQ(parse(envelope(R"("messages":[{"from":"1","id":"w","timestamp":"1","type":"text","text":{"body":"\ud83d\ude00"}}])"), sink),
+            api::Outcome::kOk);
+  ASSERT_EQ(sink.events.size(), 1u);
+  EXPECT_EQ(sink.events[0].text, "\xF0\x9F\x98\x80");
+}
+
+// Found by tests/fuzz: RapidJSON 1.1.0 reads "17677728150001e300" (explicit exponent <= 308,
+// value beyond double) as inf, and rawJson/extraJson came out as invalid JSON ("\"k\":,").
+TEST(WhatsAppMalformed, NumbersBeyondDoubleAreMalformed) {
+  RecordingSink sink;
+  EXPECT_EQ(parse(envelope(R"("messages":[{"from":"1","id":"w","timestamp":"1","type":"text","x":17677728150001e300}])"), sink),
+            api::Outcome::kMalformed);
+  EXPECT_EQ(parse(envelope(R"("messages":[{"from":"1","id":"w","timestamp":"1","type":"location","location":{"latitude":-10e308}}])"), sink),
+            api::Outcome::kMalformed);
+  EXPECT_TRUE(sink.events.empty());
+}
+
 TEST(WhatsAppMalformed, DeepNestingDoesNotCrash) {
   const std::string open(200000, '[');
   RecordingSink sink;
@@ -339,6 +370,22 @@ TEST(WhatsAppParse, NumericAndMillisecondTimestamps) {
   EXPECT_EQ(sink.events[0].timestampMs, 1767772800000);
   EXPECT_EQ(sink.events[1].timestampMs, 1767772800123);
   EXPECT_EQ(sink.events[2].timestampMs, 1767772800123);
+}
+
+// Found by tests/fuzz/whatsapp_parse_fuzz (UBSan: "1e+300 is outside the range of representable
+// values of type 'long'" in meta::timestampMs): a floating-point timestamp beyond int64 was
+// converted unchecked. It is now refused, so the element is kept as kUnknown; in-range doubles
+// still work.
+TEST(WhatsAppParse, OutOfRangeFloatingTimestampsAreUnknownNotUndefined) {
+  RecordingSink sink;
+  ASSERT_EQ(parse(envelope(R"("messages":[{"from":"1","id":"a","timestamp":1e300,"type":"text","text":{"body":"x"}},{"from":"1","id":"b","timestamp":-1e300,"type":"text"},{"from":"1","id":"c","timestamp":9.3e18,"type":"text"},{"from":"1","id":"d","timestamp":1767772800.0,"type":"text"}],"statuses":[{"id":"s","status":"sent","timestamp":1e300,"recipient_id":"1"}])"),
+                  sink),
+            api::Outcome::kOk);
+  ASSERT_EQ(sink.events.size(), 5u);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(sink.events[i].kind, api::EventKind::kUnknown) << i;
+  EXPECT_EQ(sink.events[3].kind, api::EventKind::kMessage);
+  EXPECT_EQ(sink.events[3].timestampMs, 1767772800000);
+  EXPECT_EQ(sink.events[4].kind, api::EventKind::kUnknown);
 }
 
 TEST(WhatsAppParse, StatusForABsuidRecipient) {

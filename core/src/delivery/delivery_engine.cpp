@@ -1,0 +1,282 @@
+#include "delivery/delivery_engine.h"
+
+#include <limits>
+#include <random>
+
+#include "crm/render.h"
+#include "crm/repository.h"
+#include "delivery/graph_client.h"
+#include "log/log.h"
+#include "util/clock.h"
+
+namespace gateway::delivery {
+
+namespace api = gateway::channel_api;
+
+namespace {
+
+// Collects the HTTP request a plugin builds.
+class CallWriter final : public api::RequestWriter {
+ public:
+  explicit CallWriter(std::string baseUrl) { call.url = std::move(baseUrl); }
+  void setMethod(api::Bytes m) noexcept override { call.method.assign(m.data, m.size); }
+  void setPath(api::Bytes p) noexcept override { call.url.append(p.data, p.size); }
+  void addHeader(api::Bytes n, api::Bytes v) noexcept override {
+    call.headers.emplace_back(std::string(n.data, n.size), std::string(v.data, v.size));
+  }
+  void setBody(api::Bytes b) noexcept override { call.body.assign(b.data, b.size); }
+  HttpCall call;
+};
+
+// Collects the plugin's reading of a Send API answer.
+class ResultReader final : public api::SendResult {
+ public:
+  void accepted(api::Bytes id) noexcept override {
+    ok = true;
+    externalId.assign(id.data ? id.data : "", id.size);
+  }
+  void failed(api::SendErrorClass c, std::int64_t code, std::int64_t, api::Bytes message) noexcept override {
+    ok = false;
+    errorClass = c;
+    platformCode = code;
+    errorMessage.assign(message.data ? message.data : "", message.size);
+  }
+  bool ok = false;
+  std::string externalId;
+  api::SendErrorClass errorClass = api::SendErrorClass::kTransient;
+  std::int64_t platformCode = 0;
+  std::string errorMessage;
+};
+
+// base * 2^(attempt-1), capped at 10 minutes, +/-20% jitter so retries do not stampede.
+std::int64_t backoffMs(std::int64_t baseMs, int attempt, bool rateLimited) {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  double delay = static_cast<double>(baseMs) * static_cast<double>(1LL << std::min(attempt - 1, 20));
+  if (rateLimited) delay *= 4;  // throttling clears slower than a glitch
+  delay = std::min(delay, 600000.0);
+  std::uniform_real_distribution<double> jitter(0.8, 1.2);
+  return static_cast<std::int64_t>(delay * jitter(random));
+}
+
+}  // namespace
+
+DeliveryEngine::DeliveryEngine(std::function<app::ChannelSetPtr()> channels, storage::Store& store,
+                               crm::EventFeed& feed, http::Metrics& metrics)
+    : channels_(std::move(channels)), store_(store), feed_(feed), metrics_(metrics) {}
+
+DeliveryEngine::~DeliveryEngine() { stop(); }
+
+void DeliveryEngine::start() {
+  // With the embedded store this process is the only sender, so whatever is in flight now
+  // was in flight when a previous run died: its outcome is unknown, and there is no need to
+  // wait for its lease to run out.
+  store_.write([](storage::Tx& tx) { expireLeases(tx, std::numeric_limits<std::int64_t>::max()); }).get();
+  const int workers = channels_()->config->delivery.workers;
+  for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { workerLoop(); });
+  dispatcher_ = std::thread([this] { dispatchLoop(); });
+}
+
+void DeliveryEngine::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+    // Items claimed but not started go back: their lease is released below.
+  }
+  wake_.notify_all();
+  work_.notify_all();
+  if (dispatcher_.joinable()) dispatcher_.join();
+  for (auto& w : workers_) w.join();
+  workers_.clear();
+  std::deque<OutboxItem> unstarted;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    unstarted.swap(queue_);
+  }
+  if (!unstarted.empty()) {
+    // Never sent: back to pending, so the next start sends them without waiting a lease out.
+    try {
+      store_.write([&](storage::Tx& tx) {
+        for (const OutboxItem& item : unstarted) scheduleRetry(tx, item.messageId, util::nowMs());
+      }).get();
+    } catch (const std::exception& e) {
+      log::get("delivery")->error("delivery.release_failed error={}", e.what());
+    }
+  }
+}
+
+void DeliveryEngine::wake() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    poked_ = true;
+  }
+  wake_.notify_all();
+}
+
+void DeliveryEngine::commit(const std::function<std::int64_t(storage::Tx&)>& job) {
+  std::int64_t seq = 0;
+  store_.write([&](storage::Tx& tx) { seq = job(tx); }).get();
+  if (seq > 0) feed_.published(seq);
+}
+
+void DeliveryEngine::dispatchLoop() {
+  auto log = log::get("delivery");
+  for (;;) {
+    int free = 0;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      if (stopping_) return;
+      free = static_cast<int>(workers_.size()) * 2 - busy_ - static_cast<int>(queue_.size());
+    }
+    std::optional<std::int64_t> due;
+    try {
+      const config::DeliveryConfig cfg = channels_()->config->delivery;
+      std::vector<OutboxItem> claimed;
+      commit([&](storage::Tx& tx) {
+        const std::int64_t now = util::nowMs();
+        expireLeases(tx, now);
+        retryUnknown(tx, now, cfg.unknownGraceS * 1000);
+        std::int64_t seq = 0;
+        if (free > 0) claimed = claimDue(tx, now, cfg.requestTimeoutMs + 30000, free, seq);
+        due = nextDue(tx);
+        return seq;
+      });
+      if (!claimed.empty()) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (auto& item : claimed) queue_.push_back(std::move(item));
+        work_.notify_all();
+      }
+    } catch (const std::exception& e) {
+      log->error("delivery.dispatch_failed error={}", e.what());
+    }
+    std::unique_lock<std::mutex> lock(mutex_);
+    // Sleep until the next due item, a poke, or a second (leases and unknown sends age).
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    if (due) {
+      const auto in = std::chrono::milliseconds(std::max<std::int64_t>(0, *due - util::nowMs()));
+      until = std::min(until, std::chrono::steady_clock::now() + in);
+    }
+    const bool saturated = static_cast<int>(workers_.size()) * 2 - busy_ - static_cast<int>(queue_.size()) <= 0;
+    wake_.wait_until(lock, until, [&] { return stopping_ || (poked_ && !saturated); });
+    poked_ = false;
+  }
+}
+
+void DeliveryEngine::workerLoop() {
+  for (;;) {
+    OutboxItem item;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      work_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      item = std::move(queue_.front());
+      queue_.pop_front();
+      ++busy_;
+    }
+    try {
+      deliver(item);
+    } catch (const std::exception& e) {
+      // The store failed: the lease runs out and the item is retried as of unknown outcome.
+      log::get("delivery")->error("delivery.record_failed message={} error={}", item.messageId, e.what());
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      --busy_;
+      poked_ = true;  // a worker is free: the next message of this conversation may go
+    }
+    wake_.notify_all();
+  }
+}
+
+void DeliveryEngine::deliver(const OutboxItem& item) {
+  thread_local std::unique_ptr<GraphClient> client;
+  const app::ChannelSetPtr set = channels_();
+  const config::DeliveryConfig& cfg = set->config->delivery;
+  if (!client) client = std::make_unique<GraphClient>(std::chrono::milliseconds(cfg.requestTimeoutMs));
+  auto counter = [&](const char* name, const std::string& code) -> http::Counter& {
+    return metrics_.counter(name, "Outbound messages by channel and outcome code",
+                            {{"channel", item.channelId}, {"code", code}});
+  };
+  auto fail = [&](const std::string& code, const std::string& message, std::optional<std::int64_t> platformCode) {
+    commit([&](storage::Tx& tx) { return markFailed(tx, item.messageId, code, message, platformCode, util::nowMs()); });
+    counter("gateway_messages_failed_total", platformCode ? code + ":" + std::to_string(*platformCode) : code).inc();
+    log::get("delivery")->warn("delivery.failed message={} channel={} code={}", item.messageId, item.channelId, code);
+  };
+
+  // The rules again, as of now: an admin may have disabled the channel or blocked the
+  // contact since the message was accepted.
+  std::optional<crm::Identity> recipient;
+  const char* refusal = nullptr;
+  store_.read([&](storage::Tx& tx) {
+    const auto conversation = crm::findConversation(tx, item.conversationId);
+    if (!conversation) {
+      refusal = "not_found";
+      return;
+    }
+    const auto contact = crm::findContact(tx, conversation->contactId);
+    const auto request = SendRequest::fromJson(item.request);
+    refusal = crm::sendRefusal(*set, *conversation, contact && contact->blocked,
+                               request && request->templateJson, request && request->tag, util::nowMs());
+    recipient = recipientOf(tx, *set, *conversation);
+  });
+  if (refusal != nullptr) return fail(refusal, "refused when it was due to be sent", std::nullopt);
+  if (!recipient) return fail("no_identity", "the contact has no identity on this channel", std::nullopt);
+  const app::RuntimeChannel* channel = set->findById(item.channelId);
+  const auto request = SendRequest::fromJson(item.request);
+  if (!request) return fail("invalid_request", "the stored request cannot be read", std::nullopt);
+
+  CallWriter writer(channel->config.graphBaseUrl);
+  if (channel->channel->buildSend(outboundView(*request, item.messageId, recipient->externalId, recipient->kind),
+                                  writer) != api::Outcome::kOk) {
+    return fail("unsupported_content", "the channel cannot build this message", std::nullopt);
+  }
+  std::this_thread::sleep_until(limiter_.reserve(channel->config.id, channel->config.rateLimitMps));
+  const HttpOutcome outcome = client->call(writer.call);
+
+  const std::int64_t now = util::nowMs();
+  auto retryOrFail = [&](bool rateLimited, const std::string& why, std::optional<std::int64_t> platformCode) {
+    if (item.attempts >= cfg.maxAttempts || now - item.acceptedAt >= cfg.maxAgeS * 1000) {
+      return fail("retries_exhausted", why, platformCode);
+    }
+    const std::int64_t at = now + backoffMs(cfg.retryBaseMs, item.attempts, rateLimited);
+    commit([&](storage::Tx& tx) {
+      scheduleRetry(tx, item.messageId, at);
+      return std::int64_t{0};
+    });
+    log::get("delivery")->info("delivery.retry message={} attempt={} reason=\"{}\"", item.messageId, item.attempts, why);
+  };
+
+  if (outcome.kind == HttpOutcome::Kind::kNotSent) return retryOrFail(false, "not sent: " + outcome.error, std::nullopt);
+  if (outcome.kind == HttpOutcome::Kind::kUnknown) {
+    // It may have arrived: wait for the echo/status to tell, re-send only after the grace.
+    commit([&](storage::Tx& tx) {
+      markUnknown(tx, item.messageId, now);
+      return std::int64_t{0};
+    });
+    counter("gateway_messages_unknown_total", "timeout").inc();
+    log::get("delivery")->warn("delivery.unknown message={} error=\"{}\"", item.messageId, outcome.error);
+    return;
+  }
+  ResultReader result;
+  if (channel->channel->readSendResult(outcome.status, api::Bytes{outcome.body.data(), outcome.body.size()}, result) !=
+      api::Outcome::kOk) {
+    return outcome.status >= 500 ? retryOrFail(false, "unreadable answer", std::nullopt)
+                                 : fail("platform_error", "unreadable answer from the platform", std::nullopt);
+  }
+  if (result.ok) {
+    commit([&](storage::Tx& tx) { return markSent(tx, item.messageId, result.externalId, now); });
+    counter("gateway_messages_sent_total", "ok").inc();
+    return;
+  }
+  switch (result.errorClass) {
+    case api::SendErrorClass::kTransient: return retryOrFail(false, result.errorMessage, result.platformCode);
+    case api::SendErrorClass::kRateLimited: return retryOrFail(true, result.errorMessage, result.platformCode);
+    case api::SendErrorClass::kAuth:
+      log::get("delivery")->error("delivery.auth_error channel={} code={} (check the access token)", item.channelId,
+                                  result.platformCode);
+      return fail("platform_auth", result.errorMessage, result.platformCode);
+    case api::SendErrorClass::kPermanent: return fail("platform_rejected", result.errorMessage, result.platformCode);
+  }
+}
+
+}  // namespace gateway::delivery

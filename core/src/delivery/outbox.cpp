@@ -1,0 +1,238 @@
+#include "delivery/outbox.h"
+
+#include <algorithm>
+
+#include "crm/render.h"
+#include "crm/repository.h"
+#include "crm/status.h"
+#include "util/clock.h"
+#include "util/json.h"
+
+namespace gateway::delivery {
+
+namespace api = gateway::channel_api;
+using storage::Null;
+using storage::Row;
+using storage::Tx;
+using storage::Value;
+
+namespace {
+
+// Discards what the plugin writes: used to ask "can you carry this?" before accepting.
+class NullRequestWriter final : public api::RequestWriter {
+ public:
+  void setMethod(api::Bytes) noexcept override {}
+  void setPath(api::Bytes) noexcept override {}
+  void addHeader(api::Bytes, api::Bytes) noexcept override {}
+  void setBody(api::Bytes) noexcept override {}
+};
+
+Accepted refused(int status, const std::string& code, const std::string& message) {
+  Accepted a;
+  a.httpStatus = status;
+  a.errorCode = code;
+  a.errorMessage = message;
+  return a;
+}
+
+std::string messageType(const SendRequest& r) {
+  if (r.templateJson) return "template";
+  if (r.attachmentType) return *r.attachmentType == "file" ? "document" : *r.attachmentType;
+  return "text";
+}
+
+std::string attachmentsOf(const SendRequest& r) {
+  if (!r.attachmentUrl) return "[]";
+  util::JsonWriter w;
+  w.startArray().startObject().field("type", messageType(r)).field("url", *r.attachmentUrl);
+  if (r.attachmentCaption) w.field("caption", *r.attachmentCaption);
+  w.endObject().endArray();
+  return w.str();
+}
+
+const char* refusalMessage(const std::string& code) {
+  if (code == "channel_disabled") return "the conversation's channel is disabled";
+  if (code == "contact_blocked") return "the contact is blocked";
+  return "more than 24 hours since the person's last message: only a template (WhatsApp) or a "
+         "HUMAN_AGENT tag within 7 days (Messenger/Instagram) may be sent";
+}
+
+constexpr const char* kOutboxColumns =
+    "message_id, seq, conversation_id, channel_id, state, attempts, next_attempt_at, accepted_at, request";
+
+OutboxItem itemFrom(const Row& r) {
+  return OutboxItem{r.getText(0), r.getInt(1), r.getText(2), r.getText(3), r.getText(4),
+                    static_cast<int>(r.getInt(5)), r.getInt(6), r.getInt(7), r.getText(8)};
+}
+
+}  // namespace
+
+std::optional<crm::Identity> recipientOf(Tx& tx, const app::ChannelSet& channels, const crm::Conversation& c) {
+  const app::RuntimeChannel* channel = channels.findById(c.channelId);
+  std::optional<crm::Identity> any;
+  for (const crm::Identity& i : crm::identitiesOf(tx, c.contactId)) {
+    if (i.channelId != c.channelId) continue;
+    if (channel && i.kind == channel->traits->userIdKind) return i;
+    if (!any) any = i;
+  }
+  return any;
+}
+
+Accepted acceptSend(Tx& tx, const app::ChannelSet& channels, const std::string& conversationId,
+                    SendRequest request, const std::optional<std::string>& idempotencyKey, std::int64_t now) {
+  if (idempotencyKey) {
+    const auto seen = tx.queryOne("SELECT message_id FROM idempotency_keys WHERE conversation_id = ? AND key = ?",
+                                  {conversationId, *idempotencyKey});
+    if (seen) {
+      Accepted a;
+      a.message = crm::findMessage(tx, seen->getText(0));
+      a.replayed = true;
+      return a;
+    }
+  }
+  const auto conversation = crm::findConversation(tx, conversationId);
+  if (!conversation) return refused(404, "not_found", "no conversation with id " + conversationId);
+  const auto contact = crm::findContact(tx, conversation->contactId);
+  const char* refusal = crm::sendRefusal(channels, *conversation, contact && contact->blocked,
+                                         request.templateJson.has_value(), request.tag.has_value(), now);
+  if (refusal != nullptr) return refused(409, refusal, refusalMessage(refusal));
+  const auto recipient = recipientOf(tx, channels, *conversation);
+  if (!recipient) return refused(409, "no_identity", "the contact has no identity on this channel");
+
+  if (request.replyTo) {
+    const auto target = crm::findMessage(tx, *request.replyTo);
+    if (!target || target->conversationId != conversationId) {
+      return refused(400, "invalid_request", "reply_to is not a message of this conversation");
+    }
+    request.replyToExternalId = target->externalId;  // unset while the quoted one is unsent
+  }
+
+  crm::Message m;
+  m.id = crm::newId("msg_");
+  // Ask the plugin now whether the platform can carry this, so the CRM hears it at once
+  // rather than as a failed message later.
+  const app::RuntimeChannel* channel = channels.findById(conversation->channelId);
+  NullRequestWriter probe;
+  const api::Outcome can =
+      channel->channel->buildSend(outboundView(request, m.id, recipient->externalId, recipient->kind), probe);
+  if (can == api::Outcome::kUnsupported) {
+    return refused(422, "unsupported_content", "the " + channel->config.type + " channel cannot send this content");
+  }
+  if (can != api::Outcome::kOk) return refused(400, "invalid_request", "the message cannot be built for this channel");
+
+  m.conversationId = conversationId;
+  m.contactId = conversation->contactId;
+  m.channelId = conversation->channelId;
+  m.direction = "outbound";
+  m.kind = "message";
+  m.type = messageType(request);
+  m.text = request.text ? request.text : request.attachmentCaption;
+  m.attachments = attachmentsOf(request);
+  m.replyTo = request.replyTo;
+  m.replyToExternalId = request.replyToExternalId;
+  m.status = "queued";
+  if (request.templateJson) m.extra = "{\"template\":" + *request.templateJson + "}";
+  m.occurredAt = m.createdAt = m.updatedAt = now;
+  crm::insertMessage(tx, m);
+  tx.exec("INSERT INTO outbox (message_id, seq, conversation_id, channel_id, state, attempts, next_attempt_at, "
+          "accepted_at, request) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
+          {m.id, m.seq, conversationId, m.channelId, now, now, request.toJson()});
+  if (idempotencyKey) {
+    tx.exec("INSERT INTO idempotency_keys (conversation_id, key, message_id, created_at) VALUES (?, ?, ?, ?)",
+            {conversationId, *idempotencyKey, m.id, now});
+  }
+  Accepted a;
+  a.lastEventSeq = crm::appendEvent(tx, "message.created", now, crm::renderMessage(m));
+  a.message = std::move(m);
+  return a;
+}
+
+std::vector<OutboxItem> claimDue(Tx& tx, std::int64_t now, std::int64_t leaseMs, int limit,
+                                 std::int64_t& lastEventSeq) {
+  // The NOT EXISTS keeps a conversation's later messages back while an earlier one is
+  // unfinished (pending retry, in flight or of unknown outcome).
+  const auto rows = tx.query(
+      std::string("SELECT ") + kOutboxColumns +
+          " FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= ? AND NOT EXISTS "
+          "(SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id AND p.seq < o.seq) "
+          "ORDER BY o.next_attempt_at, o.seq LIMIT ?",
+      {now, std::int64_t{limit}});
+  std::vector<OutboxItem> items;
+  for (const Row& r : rows) {
+    OutboxItem item = itemFrom(r);
+    tx.exec("UPDATE outbox SET state = 'inflight', attempts = attempts + 1, lease_until = ? WHERE message_id = ?",
+            {now + leaseMs, item.messageId});
+    item.attempts += 1;
+    if (auto m = crm::findMessage(tx, item.messageId)) {
+      if (const std::int64_t seq = crm::advanceStatus(tx, *m, "sending", std::nullopt, now)) lastEventSeq = seq;
+    }
+    items.push_back(std::move(item));
+  }
+  return items;
+}
+
+int expireLeases(Tx& tx, std::int64_t now) {
+  // The request may have left before the process died: treat as unknown, never as unsent.
+  return static_cast<int>(tx.exec(
+      "UPDATE outbox SET state = 'unknown', next_attempt_at = ? WHERE state = 'inflight' AND lease_until < ?",
+      {std::min(now, util::nowMs()), now}));
+}
+
+int retryUnknown(Tx& tx, std::int64_t now, std::int64_t graceMs) {
+  return static_cast<int>(tx.exec(
+      "UPDATE outbox SET state = 'pending' WHERE state = 'unknown' AND next_attempt_at <= ?", {now - graceMs}));
+}
+
+std::optional<std::int64_t> nextDue(Tx& tx) {
+  const auto row = tx.queryOne("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'");
+  if (!row || row->isNull(0)) return std::nullopt;
+  return row->getInt(0);
+}
+
+std::int64_t outboxDepth(Tx& tx) { return tx.queryOne("SELECT COUNT(*) FROM outbox")->getInt(0); }
+
+std::int64_t markSent(Tx& tx, const std::string& messageId, const std::string& externalId, std::int64_t now) {
+  tx.exec("DELETE FROM outbox WHERE message_id = ?", {messageId});
+  auto m = crm::findMessage(tx, messageId);
+  if (!m) return 0;
+  m->externalId = externalId;
+  std::int64_t last = crm::advanceStatus(tx, *m, "sent", std::nullopt, now);
+  if (last == 0) {
+    m->updatedAt = now;
+    crm::updateMessage(tx, *m);  // keep the external id even when the status was already ahead
+  }
+  if (const std::int64_t seq = crm::applyParkedStatuses(tx, *m, now)) last = seq;
+  return last;
+}
+
+std::int64_t markFailed(Tx& tx, const std::string& messageId, const std::string& code, const std::string& message,
+                        std::optional<std::int64_t> platformCode, std::int64_t now) {
+  tx.exec("DELETE FROM outbox WHERE message_id = ?", {messageId});
+  auto m = crm::findMessage(tx, messageId);
+  if (!m) return 0;
+  util::JsonWriter w;
+  w.startObject().field("code", code).field("message", message).key("platform_code");
+  if (platformCode) w.integer(*platformCode);
+  else w.null();
+  w.endObject();
+  return crm::advanceStatus(tx, *m, "failed", w.str(), now);
+}
+
+void scheduleRetry(Tx& tx, const std::string& messageId, std::int64_t at) {
+  tx.exec("UPDATE outbox SET state = 'pending', next_attempt_at = ?, lease_until = NULL WHERE message_id = ?",
+          {at, messageId});
+}
+
+void markUnknown(Tx& tx, const std::string& messageId, std::int64_t now) {
+  tx.exec("UPDATE outbox SET state = 'unknown', next_attempt_at = ?, lease_until = NULL WHERE message_id = ?",
+          {now, messageId});
+}
+
+std::int64_t reconcile(Tx& tx, const std::string& channelId, const std::string& messageId,
+                       const std::string& externalId, std::int64_t now) {
+  const auto row = tx.queryOne("SELECT state FROM outbox WHERE message_id = ? AND channel_id = ?", {messageId, channelId});
+  if (!row) return 0;
+  return markSent(tx, messageId, externalId, now);
+}
+
+}  // namespace gateway::delivery

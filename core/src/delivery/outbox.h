@@ -1,0 +1,72 @@
+// Accepting a send into the durable outbox, and the outbox's SQL. A message accepted here
+// (202) is in the database before the caller hears of it, so it cannot be lost.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "app/channels.h"
+#include "crm/records.h"
+#include "delivery/send_request.h"
+#include "storage/store.h"
+
+namespace gateway::delivery {
+
+struct Accepted {
+  std::optional<crm::Message> message;  // set when accepted (or replayed by idempotency key)
+  bool replayed = false;                // the idempotency key was seen before: nothing new queued
+  int httpStatus = 202;
+  std::string errorCode;                // contract error code when refused
+  std::string errorMessage;
+  std::int64_t lastEventSeq = 0;
+};
+
+// Checks the rules (channel enabled, contact not blocked, window, identity, what the plugin
+// can carry) and queues the message. Runs inside the caller's write job.
+Accepted acceptSend(storage::Tx& tx, const app::ChannelSet& channels, const std::string& conversationId,
+                    SendRequest request, const std::optional<std::string>& idempotencyKey, std::int64_t now);
+
+// The person's id on the conversation's channel (preferring the plugin's identity kind).
+std::optional<crm::Identity> recipientOf(storage::Tx& tx, const app::ChannelSet& channels,
+                                         const crm::Conversation& conversation);
+
+struct OutboxItem {
+  std::string messageId;
+  std::int64_t seq = 0;
+  std::string conversationId;
+  std::string channelId;
+  std::string state;
+  int attempts = 0;
+  std::int64_t nextAttemptAt = 0;
+  std::int64_t acceptedAt = 0;
+  std::string request;
+};
+
+// Claims up to limit sendable items: due, and each the oldest unfinished one of its
+// conversation (so a conversation's messages reach the platform in accepted order).
+// Marks them inflight with a lease and their messages `sending`.
+std::vector<OutboxItem> claimDue(storage::Tx& tx, std::int64_t now, std::int64_t leaseMs, int limit,
+                                 std::int64_t& lastEventSeq);
+// Inflight items whose lease ran out (the process died mid-send): their outcome is unknown.
+int expireLeases(storage::Tx& tx, std::int64_t now);
+// Unknown outcomes not reconciled within the grace: send again.
+int retryUnknown(storage::Tx& tx, std::int64_t now, std::int64_t graceMs);
+// Earliest next_attempt_at of pending items, if any.
+std::optional<std::int64_t> nextDue(storage::Tx& tx);
+std::int64_t outboxDepth(storage::Tx& tx);
+
+// Outcomes of one attempt (each inside a write job; each appends message.updated).
+std::int64_t markSent(storage::Tx& tx, const std::string& messageId, const std::string& externalId, std::int64_t now);
+std::int64_t markFailed(storage::Tx& tx, const std::string& messageId, const std::string& code,
+                        const std::string& message, std::optional<std::int64_t> platformCode, std::int64_t now);
+void scheduleRetry(storage::Tx& tx, const std::string& messageId, std::int64_t at);
+void markUnknown(storage::Tx& tx, const std::string& messageId, std::int64_t now);
+
+// An echo or status carrying our own message id reconciles an uncertain send. Returns the
+// event seq written, 0 when the message was not waiting.
+std::int64_t reconcile(storage::Tx& tx, const std::string& channelId, const std::string& messageId,
+                       const std::string& externalId, std::int64_t now);
+
+}  // namespace gateway::delivery

@@ -1,0 +1,434 @@
+// Sends and scheduled sends through the real binary against a fake Graph API on loopback.
+#include <signal.h>
+
+#include <algorithm>
+#include <set>
+#include <thread>
+
+#include <Poco/JSON/Parser.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "fake_graph.h"
+#include "test_support.h"
+
+namespace gt = gateway::testing;
+using Poco::JSON::Array;
+using Poco::JSON::Object;
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* kFastDelivery =
+    "delivery:\n  retry_base_ms: 50\n  request_timeout_ms: 700\n  unknown_grace_s: 2\n";
+
+Object::Ptr parse(const std::string& text) { return Poco::JSON::Parser().parse(text).extract<Object::Ptr>(); }
+std::string str(const Object::Ptr& o, const std::string& key) { return o->isNull(key) ? "<null>" : o->getValue<std::string>(key); }
+
+std::int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string rfc3339(std::int64_t ms) {
+  const std::time_t t = ms / 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return buffer;
+}
+
+int counter = 0;
+
+// An inbound text from `user`, `agoMs` before now, so the conversation's window is as wanted.
+std::string inbound(const std::string& platform, const std::string& user, std::int64_t agoMs = 0) {
+  const std::int64_t at = nowMs() - agoMs;
+  const std::string n = std::to_string(++counter) + "-" + std::to_string(at);
+  if (platform == "whatsapp") {
+    return R"({"object":"whatsapp_business_account","entry":[{"id":"100200300400501","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550100100","phone_number_id":"110220330440551"},"contacts":[{"profile":{"name":"Person )" +
+           user + R"("},"wa_id":")" + user + R"("}],"messages":[{"from":")" + user + R"(","id":"wamid.IN)" + n +
+           R"(","timestamp":")" + std::to_string(at / 1000) + R"(","type":"text","text":{"body":"hello"}}]}}]}]})";
+  }
+  const std::string account = platform == "messenger" ? "104050607080901" : "17841400000000101";
+  return R"({"object":")" + std::string(platform == "messenger" ? "page" : "instagram") + R"(","entry":[{"id":")" +
+         account + R"(","time":)" + std::to_string(at) + R"(,"messaging":[{"sender":{"id":")" + user +
+         R"("},"recipient":{"id":")" + account + R"("},"timestamp":)" + std::to_string(at) +
+         R"(,"message":{"mid":"m_in)" + n + R"(","text":"hello"}}]}]})";
+}
+
+class Outbound : public ::testing::Test {
+ protected:
+  void start(gt::TestConfig config = {}) {
+    config.graphBaseUrl = graph.baseUrl();
+    if (config.extraYaml.empty()) config.extraYaml = kFastDelivery;
+    gw = std::make_unique<gt::RunningGateway>(config);
+  }
+
+  // The conversation of a person who just wrote on that platform.
+  std::string conversationFor(const std::string& platform, const std::string& user, std::int64_t agoMs = 0) {
+    const std::string body = inbound(platform, user, agoMs);
+    EXPECT_EQ(gw->post("/webhooks/" + platform, body, gt::signedHeaders(body)).status, 200);
+    const auto contacts = parse(gw->get("/v1/contacts?limit=200").body)->getArray("contacts");
+    for (std::size_t i = 0; i < contacts->size(); ++i) {
+      const auto ids = contacts->getObject(static_cast<unsigned>(i))->getArray("identities");
+      for (std::size_t k = 0; k < ids->size(); ++k) {
+        if (str(ids->getObject(static_cast<unsigned>(k)), "external_id") == user) {
+          return str(contacts->getObject(static_cast<unsigned>(i))->getArray("conversations")->getObject(0), "id");
+        }
+      }
+    }
+    ADD_FAILURE() << "no conversation for " << user;
+    return "";
+  }
+
+  gt::HttpResult send(const std::string& conversation, const std::string& body,
+                      std::map<std::string, std::string> headers = gt::authHeader()) {
+    headers["Content-Type"] = "application/json";
+    return gw->post("/v1/conversations/" + conversation + "/messages", body, headers);
+  }
+
+  std::string sendText(const std::string& conversation, const std::string& text) {
+    const auto r = send(conversation, R"({"text":")" + text + R"("})");
+    EXPECT_EQ(r.status, 202) << r.body;
+    return r.status == 202 ? str(parse(r.body)->getObject("message"), "id") : "";
+  }
+
+  Object::Ptr message(const std::string& id) { return parse(gw->get("/v1/messages/" + id).body)->getObject("message"); }
+
+  bool waitStatus(const std::string& id, const std::string& status, std::chrono::milliseconds deadline = 10s) {
+    return gt::waitFor([&] { return str(message(id), "status") == status; }, deadline);
+  }
+
+  std::vector<std::string> sentTexts() {
+    std::vector<std::string> out;
+    for (const auto& r : graph.requests()) {
+      const auto body = parse(r.body);
+      if (body->has("text") && body->isObject("text")) out.push_back(str(body->getObject("text"), "body"));
+      else if (body->has("message")) out.push_back(str(body->getObject("message"), "text"));
+    }
+    return out;
+  }
+
+  gt::FakeGraph graph;
+  std::unique_ptr<gt::RunningGateway> gw;
+};
+
+}  // namespace
+
+TEST_F(Outbound, TextReachesEachPlatformAndIsMarkedSent) {
+  start();
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases{
+      {"whatsapp", "15550100301", "/v21.0/110220330440551/messages"},
+      {"messenger", "7000000000000301", "/v21.0/104050607080901/messages"},
+      {"instagram", "1100000000000301", "/v21.0/17841400000000101/messages"}};
+  for (const auto& [platform, user, path] : cases) {
+    SCOPED_TRACE(platform);
+    const std::size_t before = graph.count();
+    const auto r = send(conversationFor(platform, user), R"({"text":"Your order shipped"})");
+    ASSERT_EQ(r.status, 202) << r.body;
+    const auto queued = parse(r.body)->getObject("message");
+    EXPECT_EQ(str(queued, "status"), "queued");
+    EXPECT_EQ(str(queued, "direction"), "outbound");
+    ASSERT_TRUE(waitStatus(str(queued, "id"), "sent"));
+    ASSERT_EQ(graph.count(), before + 1);
+    const auto request = graph.requests().back();
+    EXPECT_EQ(request.path, path);
+    EXPECT_THAT(request.authorization, HasSubstr("Bearer test-access-token-"));
+    EXPECT_THAT(request.body, HasSubstr("Your order shipped"));
+    EXPECT_THAT(request.body, HasSubstr(user));
+    EXPECT_THAT(str(message(str(queued, "id")), "external_id"), HasSubstr("FAKE"));
+  }
+}
+
+TEST_F(Outbound, PermanentErrorFailsAtOnceWithThePlatformCode) {
+  start();
+  graph.script("", {{400, gt::graphError(131026, "Message undeliverable")}});
+  const std::string id = sendText(conversationFor("whatsapp", "15550100302"), "x");
+  ASSERT_TRUE(waitStatus(id, "failed"));
+  const auto error = message(id)->getObject("error");
+  EXPECT_EQ(str(error, "code"), "platform_rejected");
+  EXPECT_EQ(error->getValue<int>("platform_code"), 131026);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(graph.count(), 1u);  // never retried
+}
+
+TEST_F(Outbound, TokenErrorFailsAsAuth) {
+  start();
+  graph.script("", {{401, gt::graphError(190, "Invalid OAuth access token")}});
+  const std::string id = sendText(conversationFor("messenger", "7000000000000303"), "x");
+  ASSERT_TRUE(waitStatus(id, "failed"));
+  EXPECT_EQ(str(message(id)->getObject("error"), "code"), "platform_auth");
+  EXPECT_EQ(message(id)->getObject("error")->getValue<int>("platform_code"), 190);
+}
+
+TEST_F(Outbound, ServerErrorsAndThrottlingAreRetriedUntilSent) {
+  start();
+  graph.script("", {{500, gt::graphError(2, "Service temporarily unavailable", true)},
+                    {429, gt::graphError(130429, "Rate limit hit")},
+                    {400, gt::graphError(131056, "Pair rate limit")},
+                    {503, "<html>oops</html>"}});
+  const std::string id = sendText(conversationFor("whatsapp", "15550100304"), "x");
+  ASSERT_TRUE(waitStatus(id, "sent", 20s));
+  EXPECT_EQ(graph.count(), 5u);
+}
+
+TEST_F(Outbound, RetriesStopAtMaxAttempts) {
+  gt::TestConfig c;
+  c.extraYaml = std::string(kFastDelivery) + "  max_attempts: 3\n";
+  start(c);
+  graph.script("", {{500, "{}"}, {500, "{}"}, {500, "{}"}, {500, "{}"}});
+  const std::string id = sendText(conversationFor("whatsapp", "15550100305"), "x");
+  ASSERT_TRUE(waitStatus(id, "failed", 20s));
+  EXPECT_EQ(str(message(id)->getObject("error"), "code"), "retries_exhausted");
+  EXPECT_EQ(graph.count(), 3u);
+}
+
+// A hang: the request left, no answer came. Not re-sent while the platform's own status
+// can still tell us it arrived; the status (with our id in its callback data) settles it.
+TEST_F(Outbound, TimedOutSendIsSettledByItsStatusWebhookWithoutResending) {
+  start();
+  graph.script("", {{200, "", 2000ms}});
+  const std::string id = sendText(conversationFor("whatsapp", "15550100306"), "x");
+  ASSERT_TRUE(gt::waitFor([&] { return graph.count() == 1; }, 5s));
+  std::this_thread::sleep_for(1000ms);  // past the client timeout
+  EXPECT_EQ(str(message(id), "status"), "sending");
+  const std::string status =
+      R"({"object":"whatsapp_business_account","entry":[{"id":"100200300400501","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550100100","phone_number_id":"110220330440551"},"statuses":[{"id":"wamid.SETTLED1","status":"delivered","timestamp":")" +
+      std::to_string(nowMs() / 1000) + R"(","recipient_id":"15550100306","biz_opaque_callback_data":"gw:out:)" + id + R"("}]}}]}]})";
+  ASSERT_EQ(gw->post("/webhooks/whatsapp", status, gt::signedHeaders(status)).status, 200);
+  ASSERT_TRUE(waitStatus(id, "delivered"));
+  EXPECT_EQ(str(message(id), "external_id"), "wamid.SETTLED1");
+  std::this_thread::sleep_for(3000ms);  // past unknown_grace_s
+  EXPECT_EQ(graph.count(), 1u);
+}
+
+TEST_F(Outbound, TimedOutSendWithNoNewsIsSentAgainAfterTheGrace) {
+  start();
+  graph.script("", {{200, "", 2000ms}});
+  const std::string id = sendText(conversationFor("messenger", "7000000000000307"), "x");
+  ASSERT_TRUE(waitStatus(id, "sent", 15s));
+  EXPECT_EQ(graph.count(), 2u);
+}
+
+TEST_F(Outbound, TheConfiguredRateIsNeverExceeded) {
+  gt::TestConfig c;
+  c.rateLimitMps = 20;
+  start(c);
+  std::vector<std::string> conversations;
+  for (int i = 0; i < 5; ++i) conversations.push_back(conversationFor("whatsapp", "1555010040" + std::to_string(i)));
+  std::vector<std::string> ids;
+  for (int i = 0; i < 50; ++i) ids.push_back(sendText(conversations[i % 5], "m" + std::to_string(i)));
+  for (const auto& id : ids) ASSERT_TRUE(waitStatus(id, "sent", 20s));
+  const auto requests = graph.requests();
+  ASSERT_EQ(requests.size(), 50u);
+  int worst = 0;
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    int inWindow = 0;
+    for (const auto& r : requests) inWindow += (r.at >= requests[i].at && r.at < requests[i].at + 1s) ? 1 : 0;
+    worst = std::max(worst, inWindow);
+  }
+  EXPECT_LE(worst, 20);
+  EXPECT_GE(requests.back().at - requests.front().at, 2300ms);  // 50 at 20/s
+}
+
+TEST_F(Outbound, OneConversationKeepsItsOrderThroughRetries) {
+  start();
+  graph.script("first", {{500, gt::graphError(1, "Unknown error", true)}, {500, "{}"}});
+  const std::string conversation = conversationFor("instagram", "1100000000000308");
+  std::vector<std::string> ids;
+  for (const char* t : {"first", "second", "third"}) ids.push_back(sendText(conversation, t));
+  for (const auto& id : ids) ASSERT_TRUE(waitStatus(id, "sent", 15s));
+  EXPECT_THAT(sentTexts(), ::testing::ElementsAre("first", "first", "first", "second", "third"));
+}
+
+TEST_F(Outbound, IdempotencyKeyReturnsTheFirstMessageAndSendsOnce) {
+  start();
+  const std::string conversation = conversationFor("whatsapp", "15550100309");
+  auto headers = gt::authHeader();
+  headers["Idempotency-Key"] = "crm-42";
+  const auto first = send(conversation, R"({"text":"once"})", headers);
+  const auto again = send(conversation, R"({"text":"once"})", headers);
+  ASSERT_EQ(first.status, 202);
+  ASSERT_EQ(again.status, 202);
+  const std::string id = str(parse(first.body)->getObject("message"), "id");
+  EXPECT_EQ(str(parse(again.body)->getObject("message"), "id"), id);
+  ASSERT_TRUE(waitStatus(id, "sent"));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(graph.count(), 1u);
+}
+
+TEST_F(Outbound, RulesRefuseWithClearCodes) {
+  gt::TestConfig c;
+  c.instagramEnabled = false;
+  start(c);
+  // Window: a WhatsApp person who wrote 25 hours ago.
+  const std::string stale = conversationFor("whatsapp", "15550100310", 25 * 3600 * 1000LL);
+  auto r = send(stale, R"({"text":"late"})");
+  EXPECT_EQ(r.status, 409);
+  EXPECT_THAT(r.body, HasSubstr("window_closed"));
+  EXPECT_FALSE(parse(gw->get("/v1/conversations/" + stale).body)->getObject("conversation")->getValue<bool>("can_send"));
+  // ...a template is always allowed on WhatsApp.
+  r = send(stale, R"({"template":{"name":"order_update","language":{"code":"en_US"},"components":[]}})");
+  EXPECT_EQ(r.status, 202) << r.body;
+  // Messenger: HUMAN_AGENT extends the window to 7 days, not further.
+  const std::string days = conversationFor("messenger", "7000000000000310", 3 * 86400 * 1000LL);
+  EXPECT_EQ(send(days, R"({"text":"late"})").status, 409);
+  EXPECT_EQ(send(days, R"({"text":"late","tag":"HUMAN_AGENT"})").status, 202);
+  const std::string weeks = conversationFor("messenger", "7000000000000311", 8 * 86400 * 1000LL);
+  EXPECT_EQ(send(weeks, R"({"text":"late","tag":"HUMAN_AGENT"})").status, 409);
+  // Templates are WhatsApp's: Messenger cannot carry one.
+  const std::string fresh = conversationFor("messenger", "7000000000000312");
+  r = send(fresh, R"({"template":{"name":"x","language":{"code":"en"}}})");
+  EXPECT_EQ(r.status, 422);
+  EXPECT_THAT(r.body, HasSubstr("unsupported_content"));
+  // Disabled channel.
+  r = send(conversationFor("instagram", "1100000000000310"), R"({"text":"hi"})");
+  EXPECT_EQ(r.status, 409);
+  EXPECT_THAT(r.body, HasSubstr("channel_disabled"));
+  // Bad bodies and ids.
+  EXPECT_EQ(send(fresh, "not json").status, 400);
+  EXPECT_EQ(send(fresh, R"({"text":5})").status, 400);
+  EXPECT_EQ(send(fresh, R"({"text":"a","template":{"name":"x"}})").status, 400);
+  EXPECT_EQ(send(fresh, R"({"attachment":{"type":"image","url":"ftp://x"}})").status, 400);
+  EXPECT_EQ(send("cv_unknown", R"({"text":"a"})").status, 404);
+  EXPECT_EQ(send(fresh, R"({"text":"a"})", {}).status, 401);
+}
+
+TEST_F(Outbound, RulesAreCheckedAgainWhenTheMessageIsDue) {
+  gt::TestConfig c;
+  c.extraYaml = "delivery:\n  retry_base_ms: 1500\n  request_timeout_ms: 700\n";
+  start(c);
+  graph.script("", {{500, "{}"}});
+  const std::string id = sendText(conversationFor("whatsapp", "15550100313"), "x");
+  ASSERT_TRUE(gt::waitFor([&] { return graph.count() == 1; }, 5s));
+  gt::TestConfig disabled = gw->config();
+  disabled.whatsappEnabled = false;
+  gw->rewriteConfig(disabled);
+  gw->process().signal(SIGHUP);
+  ASSERT_TRUE(waitStatus(id, "failed", 10s));
+  EXPECT_EQ(str(message(id)->getObject("error"), "code"), "channel_disabled");
+  EXPECT_EQ(graph.count(), 1u);
+}
+
+TEST_F(Outbound, AcceptedMessagesSurviveAKillAndAreSentAfterTheRestart) {
+  gt::TestConfig c;
+  c.rateLimitMps = 5;
+  start(c);
+  const std::string conversation = conversationFor("whatsapp", "15550100314");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 15; ++i) ids.push_back(sendText(conversation, "k" + std::to_string(i)));
+  ASSERT_TRUE(gt::waitFor([&] { return graph.count() >= 3; }, 5s));
+  gw->process().signal(SIGKILL);
+  ASSERT_NE(gw->process().waitExit(5s), -1000);
+  gw->restart();
+  for (const auto& id : ids) ASSERT_TRUE(waitStatus(id, "sent", 30s)) << id;
+  const auto texts = sentTexts();
+  const std::set<std::string> distinct(texts.begin(), texts.end());
+  EXPECT_EQ(distinct.size(), 15u);                    // nothing lost
+  EXPECT_LE(texts.size(), 16u);                       // at most the one in flight at the kill again
+  for (std::size_t i = 1; i < texts.size(); ++i) {    // and in order
+    EXPECT_LE(std::stoi(texts[i - 1].substr(1)), std::stoi(texts[i].substr(1)));
+  }
+}
+
+TEST_F(Outbound, ScheduledMessageFiresOnceAtItsTimeAndCancelledOneNever) {
+  start();
+  const std::string conversation = conversationFor("whatsapp", "15550100315");
+  const std::int64_t at = nowMs() + 1500;
+  auto create = [&](std::int64_t when, const std::string& text) {
+    const auto r = gw->post("/v1/conversations/" + conversation + "/scheduled-messages",
+                            R"({"send_at":")" + rfc3339(when) + R"(","text":")" + text + R"("})", gt::authHeader());
+    EXPECT_EQ(r.status, 201) << r.body;
+    return parse(r.body)->getObject("scheduled_message");
+  };
+  const auto later = create(at + 60000, "later");
+  const auto due = create(at, "due");
+  const auto cancelled = create(at, "cancelled");
+  EXPECT_EQ(str(due, "status"), "pending");
+  const auto pending = parse(gw->get("/v1/conversations/" + conversation + "/scheduled-messages?status=pending").body)
+                           ->getArray("scheduled_messages");
+  ASSERT_EQ(pending->size(), 3u);
+  EXPECT_EQ(str(pending->getObject(2), "id"), str(later, "id"));  // ordered by send_at
+  const std::string contactId = str(due, "contact_id");
+  EXPECT_EQ(parse(gw->get("/v1/contacts/" + contactId + "/scheduled-messages?status=pending").body)
+                ->getArray("scheduled_messages")->size(), 3u);
+
+  const auto cancel = gt::httpRequest(gw->port(), "DELETE", "/v1/scheduled-messages/" + str(cancelled, "id"), gt::authHeader());
+  ASSERT_EQ(cancel.status, 200);
+  EXPECT_EQ(str(parse(cancel.body)->getObject("scheduled_message"), "status"), "cancelled");
+  EXPECT_EQ(gt::httpRequest(gw->port(), "DELETE", "/v1/scheduled-messages/" + str(cancelled, "id"), gt::authHeader()).status, 409);
+
+  ASSERT_TRUE(gt::waitFor([&] { return graph.count() == 1; }, 10s));
+  const auto firedAt = graph.requests().at(0).at;
+  const auto lateness = std::chrono::system_clock::now() - std::chrono::system_clock::time_point(std::chrono::milliseconds(at)) -
+                        (std::chrono::steady_clock::now() - firedAt);
+  EXPECT_LT(lateness, 1000ms);
+  EXPECT_THAT(sentTexts(), ::testing::ElementsAre("due"));
+  const auto fired = parse(gw->get("/v1/conversations/" + conversation + "/scheduled-messages").body)->getArray("scheduled_messages");
+  std::map<std::string, Object::Ptr> byId;
+  for (std::size_t i = 0; i < fired->size(); ++i) byId[str(fired->getObject(static_cast<unsigned>(i)), "id")] = fired->getObject(static_cast<unsigned>(i));
+  EXPECT_EQ(str(byId.at(str(due, "id")), "status"), "sent");
+  EXPECT_THAT(str(byId.at(str(due, "id")), "message_id"), HasSubstr("msg_"));
+  EXPECT_EQ(str(byId.at(str(cancelled, "id")), "status"), "cancelled");
+  EXPECT_EQ(gt::httpRequest(gw->port(), "DELETE", "/v1/scheduled-messages/" + str(due, "id"), gt::authHeader()).status, 409);
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(graph.count(), 1u);
+}
+
+TEST_F(Outbound, ScheduledMessagesSurviveARestartAndFireOnce) {
+  start();
+  const std::string conversation = conversationFor("whatsapp", "15550100316");
+  const auto r = gw->post("/v1/conversations/" + conversation + "/scheduled-messages",
+                          R"({"send_at":")" + rfc3339(nowMs() + 2500) + R"(","text":"after restart"})", gt::authHeader());
+  ASSERT_EQ(r.status, 201);
+  gw->restart();  // SIGKILL + start
+  ASSERT_TRUE(gt::waitFor([&] { return graph.count() == 1; }, 10s));
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(graph.count(), 1u);
+}
+
+TEST_F(Outbound, ScheduledMessageRefusedAtFireTimeFailsWithTheRuleCode) {
+  start();
+  const std::string stale = conversationFor("whatsapp", "15550100317", 25 * 3600 * 1000LL);
+  const auto r = gw->post("/v1/conversations/" + stale + "/scheduled-messages",
+                          R"({"send_at":")" + rfc3339(nowMs()) + R"(","text":"late"})", gt::authHeader());
+  ASSERT_EQ(r.status, 201);
+  const std::string id = str(parse(r.body)->getObject("scheduled_message"), "id");
+  ASSERT_TRUE(gt::waitFor([&] {
+    const auto list = parse(gw->get("/v1/conversations/" + stale + "/scheduled-messages?status=failed").body)->getArray("scheduled_messages");
+    return list->size() == 1 && str(list->getObject(0)->getObject("error"), "code") == "window_closed";
+  }, 5s));
+  EXPECT_EQ(graph.count(), 0u);
+  EXPECT_EQ(gw->post("/v1/conversations/" + stale + "/scheduled-messages", R"({"send_at":"tomorrow","text":"x"})", gt::authHeader()).status, 400);
+}
+
+TEST_F(Outbound, NewConversationsFollowThePlatformRules) {
+  start();
+  const std::string messengerConversation = conversationFor("messenger", "7000000000000318");
+  const std::string contact = str(parse(gw->get("/v1/conversations/" + messengerConversation).body)->getObject("conversation"), "contact_id");
+  auto post = [&](const std::string& channel) {
+    return gw->post("/v1/contacts/" + contact + "/conversations", R"({"channel_id":")" + channel + R"("})", gt::authHeader());
+  };
+  // No phone, never wrote on WhatsApp or Instagram: nothing to start.
+  EXPECT_EQ(parse(gw->get("/v1/contacts/" + contact + "/available-channels").body)->getArray("channels")->size(), 0u);
+  EXPECT_THAT(post("wa-main").body, HasSubstr("no_identity"));
+  EXPECT_THAT(post("ig-main").body, HasSubstr("no_identity"));
+  EXPECT_THAT(post("fb-main").body, HasSubstr("conversation_exists"));
+  EXPECT_EQ(post("nope").status, 404);
+  // With a phone, WhatsApp can be started (the phone is set in the store directly here).
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(gw->config().dbPath.c_str(), &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  ASSERT_EQ(sqlite3_exec(db, ("UPDATE contacts SET phone = '+15550100318' WHERE id = '" + contact + "'").c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  const auto available = parse(gw->get("/v1/contacts/" + contact + "/available-channels").body)->getArray("channels");
+  ASSERT_EQ(available->size(), 1u);
+  EXPECT_EQ(str(available->getObject(0), "id"), "wa-main");
+  const auto started = post("wa-main");
+  ASSERT_EQ(started.status, 201) << started.body;
+  EXPECT_EQ(str(parse(started.body)->getObject("conversation"), "channel_type"), "whatsapp");
+  EXPECT_EQ(post("wa-main").status, 409);
+}
