@@ -13,7 +13,7 @@ namespace gateway::crm {
 
 using storage::Tx;
 
-// A new opaque id: prefix + 24 hex digits of randomness ("ct_9f2c...").
+// A new opaque id: prefix + 24 hex digits, time-ordered then random ("ct_019ac3...").
 std::string newId(const char* prefix);
 
 std::optional<Contact> findContact(Tx& tx, const std::string& id);

@@ -137,6 +137,7 @@ class Ingest {
     const std::string& channelId = channel.config.id;
     const std::string kind = e.userIdKind.empty() ? channel.traits->userIdKind : e.userIdKind;
     std::optional<std::string> contactId = crm::findContactIdByIdentity(tx_, channelId, e.externalUserId);
+    const bool knownIdentity = contactId.has_value();
     bool newContact = false;
     if (!contactId && kind == "wa_id") {
       // A WhatsApp id is a phone number: join the contact the CRM already has for it.
@@ -152,7 +153,7 @@ class Ingest {
       contactId = c.id;
       newContact = true;
     }
-    crm::insertIdentity(tx_, *contactId, crm::Identity{channelId, kind, e.externalUserId}, now_);
+    if (!knownIdentity) crm::insertIdentity(tx_, *contactId, crm::Identity{channelId, kind, e.externalUserId}, now_);
     Contact contact = *crm::findContact(tx_, *contactId);
     if (!contact.name && e.profileName) {
       contact.name = e.profileName;
@@ -189,8 +190,8 @@ class Ingest {
     m.contactId = p.contact.id;
     m.channelId = channel.config.id;
     m.kind = kind;
-    const auto [type, rawType] = contractType(e.contentType);
-    m.type = std::string(kind) == "system" ? e.contentType.value_or("system") : type;
+    const bool system = std::string(kind) == "system";
+    m.type = system ? e.contentType.value_or("system") : e.messageType;
     m.text = e.text;
     m.externalId = e.externalMessageId.empty() ? std::nullopt : std::optional<std::string>(e.externalMessageId);
     m.replyToExternalId = e.kind == api::EventKind::kReaction ? e.targetMessageId : e.replyToMessageId;
@@ -198,16 +199,11 @@ class Ingest {
       if (auto target = crm::findMessageByExternalId(tx_, m.channelId, *m.replyToExternalId)) m.replyTo = target->id;
     }
     m.extra = e.extraJson.empty() ? "{}" : e.extraJson;
-    rapidjson::Document extra;
-    util::parseJson(m.extra, extra);
-    if (m.type == "unsupported" && std::string(kind) == "message") {
-      // Keep what the platform sent so nothing is lost: its own type name (plugins put it in
-      // extra when they know it) and the whole object.
-      m.rawType = extraString(extra, "raw_type")
-                      .value_or(extraString(extra, "unsupported_type").value_or(rawType.value_or("unsupported")));
+    if (!system && e.rawType) {
+      m.rawType = e.rawType;  // nothing is lost: the platform's own type and object
       m.raw = e.rawJson;
     }
-    m.attachments = attachmentsFrom(m.type, extra);
+    m.attachments = e.attachments;
     m.occurredAt = e.timestampMs;
     m.createdAt = m.updatedAt = now_;
     return m;
@@ -238,9 +234,7 @@ class Ingest {
       ++result.duplicates;
       return;
     }
-    rapidjson::Document extra;
-    util::parseJson(e.extraJson, extra);
-    if (extraFlag(extra, "is_own_app_echo")) {
+    if (e.ownEcho) {
       if (reconciled(channel, e)) {
         ++result.stored;
         return;
@@ -267,9 +261,7 @@ class Ingest {
   // WhatsApp's user_changed_number: the person now writes from another number. The
   // contact keeps its history and gains the new wa_id (and phone).
   void numberChange(const app::RuntimeChannel& channel, const InboundEvent& e) {
-    rapidjson::Document extra;
-    util::parseJson(e.extraJson, extra);
-    const auto newId = extraString(extra, "new_wa_id");
+    const auto& newId = e.newWaId;
     if (!newId || newId->empty() || *newId == e.externalUserId) return;
     const auto contactId = crm::findContactIdByIdentity(tx_, channel.config.id, e.externalUserId);
     if (!contactId) return;
@@ -334,11 +326,8 @@ class Ingest {
   // Our own message id, which the plugins report from the echo's metadata or the status's
   // callback data: it settles a send whose outcome was unknown.
   bool reconciled(const app::RuntimeChannel& channel, const InboundEvent& e) {
-    rapidjson::Document extra;
-    util::parseJson(e.extraJson, extra);
-    const auto ours = extraString(extra, "gateway_message_id");
-    if (!ours || e.externalMessageId.empty()) return false;
-    const std::int64_t seq = delivery::reconcile(tx_, channel.config.id, *ours, e.externalMessageId, now_);
+    if (!e.gatewayMessageId || e.externalMessageId.empty()) return false;
+    const std::int64_t seq = delivery::reconcile(tx_, channel.config.id, *e.gatewayMessageId, e.externalMessageId, now_);
     note(seq);
     return seq > 0;
   }
@@ -400,6 +389,23 @@ class Ingest {
   std::int64_t now_;
 };
 
+// Everything the writer would otherwise compute from the plugin's strings.
+void derive(InboundEvent& e) {
+  rapidjson::Document extra;
+  util::parseJson(e.extraJson, extra);
+  auto [type, rawType] = contractType(e.contentType);
+  e.messageType = type;
+  if (type == "unsupported") {
+    // Plugins put the platform's own name in extra when they know it.
+    e.rawType = extraString(extra, "raw_type")
+                    .value_or(extraString(extra, "unsupported_type").value_or(rawType.value_or("unsupported")));
+  }
+  e.attachments = attachmentsFrom(type, extra);
+  e.ownEcho = extraFlag(extra, "is_own_app_echo");
+  e.gatewayMessageId = extraString(extra, "gateway_message_id");
+  e.newWaId = extraString(extra, "new_wa_id");
+}
+
 }  // namespace
 
 void EventCollector::onEvent(const api::Event& e) noexcept {
@@ -422,6 +428,7 @@ void EventCollector::onEvent(const api::Event& e) noexcept {
     out.errorMessage = copy(e.errorMessage);
     out.extraJson = copyOr(e.extraJson, "{}");
     out.rawJson = copyOr(e.rawJson, "{}");
+    derive(out);
     events_.push_back(std::move(out));
   } catch (...) {
     overflowed_ = true;

@@ -33,6 +33,15 @@ struct InboundEvent {
   std::optional<std::string> errorMessage;
   std::string extraJson = "{}";
   std::string rawJson;
+
+  // Derived from the above on the request thread (EventCollector), so the single writer
+  // only runs SQL: the contract's message type, attachments, and what extra says.
+  std::string messageType;                    // contract type ("unsupported" when unmapped)
+  std::optional<std::string> rawType;         // the platform's type when unsupported
+  std::string attachments = "[]";
+  bool ownEcho = false;                        // extra.is_own_app_echo
+  std::optional<std::string> gatewayMessageId; // extra.gateway_message_id: one of our sends
+  std::optional<std::string> newWaId;          // extra.new_wa_id: WhatsApp number change
 };
 
 // The EventSink handed to Channel::parseWebhook.
