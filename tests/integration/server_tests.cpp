@@ -6,8 +6,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sstream>
 #include <thread>
 
+#include <Poco/JSON/Parser.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -217,4 +219,60 @@ TEST(Server, FiveHundredTwelveKeepAliveConnectionsAllGetAnswers) {
     EXPECT_EQ(answered, kConnections) << "round " << round;
   }
   for (int fd : fds) close(fd);
+}
+
+TEST(CheckConfig, ShippedConfigPassesOnAFreshMachine) {
+  std::map<std::string, std::string> env;
+  for (const char* p : {"WA_", "FB_", "IG_"}) {
+    for (const char* n : {"ACCOUNT_ID", "APP_SECRET", "VERIFY_TOKEN", "ACCESS_TOKEN", "ENABLED"}) env[std::string(p) + n] = "";
+  }
+  const auto r = gt::runGateway({"--check-config", gt::sourceDir() + "/config/gateway.yaml"}, env);
+  EXPECT_EQ(r.exitCode, 0) << r.output;
+}
+
+TEST(CheckConfig, MisspeltKeyAndMissingVariableAreNamedWithLine) {
+  gt::TempDir dir;
+  gt::writeFile(dir.file("bad.yaml"),
+                "server:\n  listne: \"127.0.0.1:1\"\napi:\n  tokens: [\"${GATEWAY_TEST_SURELY_UNSET_VAR}\"]\n");
+  const auto r = gt::runGateway({"--check-config", dir.file("bad.yaml")});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_THAT(r.output, HasSubstr("server.listne: unknown key (" + dir.file("bad.yaml") + ":2:3)"));
+  EXPECT_THAT(r.output, HasSubstr("api.tokens[0]"));
+  EXPECT_THAT(r.output, HasSubstr("GATEWAY_TEST_SURELY_UNSET_VAR"));
+  EXPECT_THAT(r.output, HasSubstr(":4:"));
+  // The running binary refuses the same file at start-up.
+  EXPECT_NE(gt::runGateway({"--config", dir.file("bad.yaml")}).exitCode, 0);
+}
+
+TEST(CheckConfig, HelpAndVersion) {
+  const auto help = gt::runGateway({"--help"});
+  EXPECT_EQ(help.exitCode, 0);
+  EXPECT_THAT(help.output, HasSubstr("--check-config"));
+  const auto version = gt::runGateway({"--version"});
+  EXPECT_EQ(version.exitCode, 0);
+  EXPECT_THAT(version.output, HasSubstr("plugin API 1"));
+  EXPECT_NE(gt::runGateway({"--bogus"}).exitCode, 0);
+}
+
+TEST(Server, JsonLogsAreOneObjectPerLine) {
+  gt::TestConfig c;
+  c.extraYaml = "log:\n  format: json\n";
+  RunningGateway gw(c);
+  ASSERT_EQ(gw.post("/webhooks/whatsapp", "x", {}).status, 401);  // logs webhook.rejected
+  gw.process().signal(SIGTERM);
+  ASSERT_EQ(gw.process().waitExit(10s), 0);
+  std::istringstream lines(gw.process().stderrText());
+  std::string line;
+  int parsed = 0;
+  bool sawRejection = false;
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    Poco::JSON::Object::Ptr o;
+    ASSERT_NO_THROW(o = Poco::JSON::Parser().parse(line).extract<Poco::JSON::Object::Ptr>()) << line;
+    EXPECT_TRUE(o->has("ts") && o->has("level") && o->has("logger") && o->has("msg")) << line;
+    sawRejection |= o->getValue<std::string>("msg").find("webhook.rejected") != std::string::npos;
+    ++parsed;
+  }
+  EXPECT_GE(parsed, 3);
+  EXPECT_TRUE(sawRejection);
 }

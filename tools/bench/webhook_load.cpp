@@ -12,8 +12,9 @@
 //
 // The mix: a fraction --inbound-share of the requests are inbound text messages (about 1.5 KB,
 // shaped like tests/fixtures/whatsapp/text.json, unique wamid, one of --senders distinct wa_ids);
-// the rest are status webhooks (sent, delivered, read) for unique outbound wamids, three per
-// wamid, shaped like tests/fixtures/whatsapp/status_*.json.
+// the rest are outbound groups of four: an echo that records the outbound message (shaped like
+// tests/fixtures/whatsapp/smb_message_echo.json), then its sent, delivered and read statuses
+// (shaped like tests/fixtures/whatsapp/status_*.json).
 //
 // Client design: non-blocking sockets + epoll in --threads threads (default 1), hand-written
 // HTTP/1.1 on the wire, bodies and HMAC-SHA256 signatures made on the fly (a few microseconds
@@ -110,7 +111,7 @@ struct Options {
   --secret S             the channel's app_secret (required)
   --phone-number-id ID   metadata.phone_number_id = the channel's account_id (required)
   --inbound-share F      fraction of requests that are inbound messages, 0..1 (default 0.25;
-                         the rest are sent/delivered/read statuses, three per outbound wamid)
+                         the rest: per outbound message an echo + sent/delivered/read statuses)
   --senders N            distinct wa_ids for inbound messages (default 300)
   --text-bytes N         inbound text body length (default 520, gives ~1.5 KB bodies)
   --timeout-ms MS        per-request timeout (default 10000)
@@ -324,10 +325,33 @@ class PayloadMaker {
     tail(out);
   }
 
+  // Outbound traffic comes in groups of four: the outbound message itself, recorded through
+  // an echo webhook (WhatsApp smb_message_echoes; with real sends the Send API result records
+  // it), then its sent, delivered and read statuses. Across connections a status may still
+  // overtake its echo; the gateway parks it and applies it when the echo arrives.
   void status(uint64_t s, std::string& out) const {
+    const uint64_t outbound = s / 4;
+    if (s % 4 == 0) return echo(outbound, out);
+    statusOf(outbound, static_cast<int>(s % 4) - 1, out);
+  }
+
+  void echo(uint64_t outbound, std::string& out) const {
+    head(out);
+    out += "            \"message_echoes\": [\n              {\n                \"from\": \"15550100100\",\n"
+           "                \"to\": \"";
+    waId(outbound * 31, out);
+    out += "\",\n                \"id\": \"";
+    wamid('O', outbound, out);
+    out += "\",\n                \"timestamp\": \"";
+    appendU64(out, static_cast<uint64_t>(epochS_) + outbound / 1000);
+    out += "\",\n                \"type\": \"text\",\n                \"text\": {\n                  \"body\": \"Your order #";
+    appendU64(out, outbound);
+    out += " has shipped and will arrive on Thursday.\"\n                }\n              }\n            ]\n";
+    out += "          },\n          \"field\": \"smb_message_echoes\"\n        }\n      ]\n    }\n  ]\n}\n";
+  }
+
+  void statusOf(uint64_t outbound, int which, std::string& out) const {
     static const char* kStatus[3] = {"sent", "delivered", "read"};
-    const uint64_t outbound = s / 3;
-    const int which = static_cast<int>(s % 3);
     head(out);
     out += "            \"statuses\": [\n              {\n                \"id\": \"";
     wamid('O', outbound, out);

@@ -46,18 +46,25 @@ bool expandEnv(const std::string& in, std::string& out, std::string& error) {
       error = "unterminated ${ (expected ${NAME})";
       return false;
     }
-    const std::string name = in.substr(i + 2, close - i - 2);
+    // ${NAME} or ${NAME:-fallback}: the fallback (like the shell's) is used when NAME is unset
+    // or empty; without one an unset variable is an error.
+    const std::string reference = in.substr(i + 2, close - i - 2);
+    const std::size_t dash = reference.find(":-");
+    const std::string name = reference.substr(0, dash);
     // Checked before quoting it: a malformed reference might be part of a secret.
     if (!matches(name, "[A-Za-z_][A-Za-z0-9_]*")) {
-      error = "invalid environment variable reference (expected ${NAME})";
+      error = "invalid environment variable reference (expected ${NAME} or ${NAME:-fallback})";
       return false;
     }
     const char* value = std::getenv(name.c_str());
-    if (value == nullptr) {
+    if (dash != std::string::npos && (value == nullptr || *value == '\0')) {
+      out += reference.substr(dash + 2);
+    } else if (value == nullptr) {
       error = "environment variable " + name + " is not set";
       return false;
+    } else {
+      out += value;
     }
-    out += value;
     i = close;
   }
   return true;

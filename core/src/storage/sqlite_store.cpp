@@ -90,7 +90,11 @@ class SqliteStore final : public Store {
     for (int i = 0; i < std::max(1, options.readConnections); ++i) {
       readers_.add(std::make_unique<Connection>(path_, Role::kReader));
     }
+    // Checkpoints (copying the WAL back into the database file, with its own fsyncs) run
+    // on a thread of their own instead of inside the writer's commits.
+    writerDb->execScript("PRAGMA wal_autocheckpoint=0;");
     writer_ = std::thread(&SqliteStore::writerLoop, this, std::move(writerDb));
+    checkpointer_ = std::thread(&SqliteStore::checkpointLoop, this, std::make_unique<Connection>(path_, Role::kWriter));
   }
 
   ~SqliteStore() override { close(); }
@@ -164,11 +168,33 @@ class SqliteStore final : public Store {
       closing_ = true;
     }
     wake_.notify_one();
+    checkpointWake_.notify_one();
     std::lock_guard<std::mutex> lock(joinMutex_);
     if (writer_.joinable()) writer_.join();
+    if (checkpointer_.joinable()) checkpointer_.join();
   }
 
  private:
+  void checkpointLoop(std::unique_ptr<Connection> db) {
+    pthread_setname_np(pthread_self(), "sqlite-ckpt");
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        // PASSIVE never blocks the writer or readers; it copies what it can.
+        if (checkpointWake_.wait_for(lock, std::chrono::milliseconds(250), [this] { return closing_; })) break;
+      }
+      try {
+        db->query("PRAGMA wal_checkpoint(PASSIVE)", {});
+      } catch (const std::exception&) {
+        // Busy or failed: the next round tries again; the WAL only grows meanwhile.
+      }
+    }
+    try {
+      db->query("PRAGMA wal_checkpoint(TRUNCATE)", {});  // leave a small WAL behind at shutdown
+    } catch (const std::exception&) {
+    }
+  }
+
   void writerLoop(std::unique_ptr<Connection> db) {
     // Every durable write of the process goes through this one thread: with hundreds of
     // connection threads runnable, a fair share of the CPU would make it the bottleneck.
@@ -253,6 +279,8 @@ class SqliteStore final : public Store {
 
   std::mutex joinMutex_;  // close() may be called from several threads and the destructor
   std::thread writer_;
+  std::thread checkpointer_;
+  std::condition_variable checkpointWake_;  // only for close(); wake_ is the writer's
 
   std::atomic<std::int64_t> commits_{0};
   std::atomic<std::int64_t> writeJobs_{0};
