@@ -263,6 +263,11 @@ void updateMessage(Tx& tx, const Message& m) {
            flag(m.deleted), opt(m.replyTo), m.id});
 }
 
+void updateMessageStatus(Tx& tx, const Message& m) {
+  tx.exec("UPDATE messages SET status = ?, error = ?, updated_at = ? WHERE id = ?",
+          {m.status, opt(m.error), m.updatedAt, m.id});
+}
+
 std::vector<Message> listMessages(Tx& tx, const std::string& conversationId, const std::string& kind,
                                   bool includeSuppressed, const std::string& beforeId, int limit) {
   std::string sql = select(kMessageColumns, "FROM messages WHERE conversation_id = ?");

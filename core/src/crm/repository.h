@@ -43,6 +43,8 @@ std::optional<Message> findMessage(Tx& tx, const std::string& id);
 std::optional<Message> findMessageByExternalId(Tx& tx, const std::string& channelId,
                                                const std::string& externalId);
 void updateMessage(Tx& tx, const Message& message);
+// Only status, error and updated_at: the hot path of delivery statuses.
+void updateMessageStatus(Tx& tx, const Message& message);
 // Newest first; kind empty = all kinds; beforeId empty = from the newest.
 std::vector<Message> listMessages(Tx& tx, const std::string& conversationId, const std::string& kind,
                                   bool includeSuppressed, const std::string& beforeId, int limit);

@@ -11,7 +11,7 @@ std::int64_t advanceStatus(storage::Tx& tx, Message& m, const std::string& statu
   m.status = status;
   if (status == "failed") m.error = error;
   m.updatedAt = now;
-  updateMessage(tx, m);
+  updateMessageStatus(tx, m);
   return m.suppressed ? 0 : appendEvent(tx, "message.updated", now, renderMessage(m));
 }
 

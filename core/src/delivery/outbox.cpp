@@ -196,11 +196,9 @@ std::int64_t markSent(Tx& tx, const std::string& messageId, const std::string& e
   auto m = crm::findMessage(tx, messageId);
   if (!m) return 0;
   m->externalId = externalId;
+  m->updatedAt = now;
+  crm::updateMessage(tx, *m);  // the external id, also when the status is already ahead
   std::int64_t last = crm::advanceStatus(tx, *m, "sent", std::nullopt, now);
-  if (last == 0) {
-    m->updatedAt = now;
-    crm::updateMessage(tx, *m);  // keep the external id even when the status was already ahead
-  }
   if (const std::int64_t seq = crm::applyParkedStatuses(tx, *m, now)) last = seq;
   return last;
 }
