@@ -432,3 +432,60 @@ TEST_F(Outbound, NewConversationsFollowThePlatformRules) {
   EXPECT_EQ(str(parse(started.body)->getObject("conversation"), "channel_type"), "whatsapp");
   EXPECT_EQ(post("wa-main").status, 409);
 }
+
+namespace {
+
+std::string whatsappStatus(const std::string& wamid, const std::string& status, const std::string& user,
+                           const std::string& errors = "") {
+  return R"({"object":"whatsapp_business_account","entry":[{"id":"100200300400501","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550100100","phone_number_id":"110220330440551"},"statuses":[{"id":")" +
+         wamid + R"(","status":")" + status + R"(","timestamp":")" + std::to_string(nowMs() / 1000) +
+         R"(","recipient_id":")" + user + R"(")" + errors + R"(}]}}]}]})";
+}
+
+}  // namespace
+
+// queued -> sending -> sent -> delivered -> read, each change an event; late statuses do
+// not move it back; an asynchronous failure (131047) fails an undelivered message.
+TEST_F(Outbound, StatusWebhooksAdvanceSentMessagesAndEachChangeIsAnEvent) {
+  start();
+  const std::string conversation = conversationFor("whatsapp", "15550100320");
+  const std::string id = sendText(conversation, "tracked");
+  ASSERT_TRUE(waitStatus(id, "sent"));
+  const std::string wamid = str(message(id), "external_id");
+  for (const char* s : {"delivered", "read", "delivered", "sent"}) {
+    const std::string body = whatsappStatus(wamid, s, "15550100320");
+    ASSERT_EQ(gw->post("/webhooks/whatsapp", body, gt::signedHeaders(body)).status, 200);
+  }
+  EXPECT_EQ(str(message(id), "status"), "read");
+  std::vector<std::string> statuses;
+  const auto events = parse(gw->get("/v1/events?limit=1000").body)->getArray("events");
+  for (std::size_t i = 0; i < events->size(); ++i) {
+    const auto e = events->getObject(static_cast<unsigned>(i));
+    if (str(e->getObject("data"), "id") == id) statuses.push_back(str(e, "type") + ":" + str(e->getObject("data"), "status"));
+  }
+  EXPECT_THAT(statuses, ::testing::ElementsAre("message.created:queued", "message.updated:sending", "message.updated:sent",
+                                               "message.updated:delivered", "message.updated:read"));
+
+  const std::string second = sendText(conversation, "will fail later");
+  ASSERT_TRUE(waitStatus(second, "sent"));
+  const std::string failed = whatsappStatus(
+      str(message(second), "external_id"), "failed", "15550100320",
+      R"(,"errors":[{"code":131047,"title":"Re-engagement message","message":"Re-engagement message"}])");
+  ASSERT_EQ(gw->post("/webhooks/whatsapp", failed, gt::signedHeaders(failed)).status, 200);
+  ASSERT_TRUE(waitStatus(second, "failed"));
+  EXPECT_EQ(message(second)->getObject("error")->getValue<int>("platform_code"), 131047);
+}
+
+// The platform's status can overtake the Send API's answer: it is parked, then applied.
+TEST_F(Outbound, AStatusThatArrivesBeforeTheSendResultIsAppliedAfterwards) {
+  start();
+  graph.script("", {{200, R"({"messaging_product":"whatsapp","contacts":[{"input":"x","wa_id":"x"}],"messages":[{"id":"wamid.EARLY1"}]})", 600ms}});
+  const std::string id = sendText(conversationFor("whatsapp", "15550100321"), "x");
+  ASSERT_TRUE(gt::waitFor([&] { return graph.count() == 1; }, 5s));
+  const std::string body = whatsappStatus("wamid.EARLY1", "delivered", "15550100321");
+  ASSERT_EQ(gw->post("/webhooks/whatsapp", body, gt::signedHeaders(body)).status, 200);
+  EXPECT_EQ(str(message(id), "status"), "sending");  // the send has not answered yet
+  ASSERT_TRUE(waitStatus(id, "delivered"));
+  EXPECT_EQ(str(message(id), "external_id"), "wamid.EARLY1");
+  EXPECT_EQ(gw->countRows("parked_statuses"), 0);
+}
