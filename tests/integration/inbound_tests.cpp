@@ -12,6 +12,9 @@
 #include "test_support.h"
 
 namespace gt = gateway::testing;
+using gt::rfc3339;
+using gt::str;
+const auto parse = gt::parseObject;
 using Poco::JSON::Array;
 using Poco::JSON::Object;
 using ::testing::HasSubstr;
@@ -19,18 +22,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-Object::Ptr parse(const std::string& text) {
-  return Poco::JSON::Parser().parse(text).extract<Object::Ptr>();
-}
-
 Object::Ptr getJson(gt::RunningGateway& gw, const std::string& path) {
   const auto r = gw.get(path);
   EXPECT_EQ(r.status, 200) << path << " " << r.body;
   return parse(r.status == 200 ? r.body : "{}");
-}
-
-std::string str(const Object::Ptr& o, const std::string& key) {
-  return o->isNull(key) ? "<null>" : o->getValue<std::string>(key);
 }
 
 // Every message the API shows, by external id (walks contacts -> conversations -> messages).
@@ -73,16 +68,6 @@ ApiView readEverything(gt::RunningGateway& gw) {
 
 const std::map<std::string, std::string> kChannelByAccount{
     {"110220330440551", "wa-main"}, {"104050607080901", "fb-main"}, {"17841400000000101", "ig-main"}};
-
-std::string rfc3339(std::int64_t ms) {
-  const std::time_t t = ms / 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buffer;
-}
 
 std::string contractType(const std::string& platformType) {
   static const std::map<std::string, std::string> kAliases{{"file", "document"}, {"ig_reel", "share"}};

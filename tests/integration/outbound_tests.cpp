@@ -14,6 +14,10 @@
 #include "test_support.h"
 
 namespace gt = gateway::testing;
+using gt::nowMs;
+using gt::rfc3339;
+using gt::str;
+const auto parse = gt::parseObject;
 using Poco::JSON::Array;
 using Poco::JSON::Object;
 using ::testing::HasSubstr;
@@ -23,23 +27,6 @@ namespace {
 
 constexpr const char* kFastDelivery =
     "delivery:\n  retry_base_ms: 50\n  request_timeout_ms: 700\n  unknown_grace_s: 2\n";
-
-Object::Ptr parse(const std::string& text) { return Poco::JSON::Parser().parse(text).extract<Object::Ptr>(); }
-std::string str(const Object::Ptr& o, const std::string& key) { return o->isNull(key) ? "<null>" : o->getValue<std::string>(key); }
-
-std::int64_t nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::string rfc3339(std::int64_t ms) {
-  const std::time_t t = ms / 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buffer;
-}
 
 int counter = 0;
 

@@ -18,6 +18,9 @@
 #include "util/json.h"
 
 namespace gt = gateway::testing;
+using gt::str;
+// Keeps the members' order, so stored property order can be checked.
+const auto parse = gt::parseObject;
 namespace crm = gateway::crm;
 using Poco::JSON::Array;
 using Poco::JSON::Object;
@@ -25,15 +28,6 @@ using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
 namespace {
-
-// Keeps the members' order, so stored property order can be checked.
-Object::Ptr parse(const std::string& text) {
-  return Poco::JSON::Parser(new Poco::JSON::ParseHandler(true)).parse(text).extract<Object::Ptr>();
-}
-
-std::string str(const Object::Ptr& o, const std::string& key) {
-  return o->isNull(key) ? "<null>" : o->getValue<std::string>(key);
-}
 
 std::map<std::string, std::string> jsonAuth() {
   auto h = gt::authHeader();

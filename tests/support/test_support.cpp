@@ -17,6 +17,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include <Poco/JSON/ParseHandler.h>
+#include <Poco/JSON/Parser.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
@@ -313,6 +315,33 @@ int RunningGateway::countRows(const std::string& table) {
   }
   sqlite3_close(db);
   return count;
+}
+
+}  // namespace gateway::testing
+
+namespace gateway::testing {
+
+Poco::JSON::Object::Ptr parseObject(const std::string& text) {
+  return Poco::JSON::Parser(new Poco::JSON::ParseHandler(true)).parse(text).extract<Poco::JSON::Object::Ptr>();
+}
+
+std::string str(const Poco::JSON::Object::Ptr& o, const std::string& key) {
+  return o->isNull(key) ? "<null>" : o->getValue<std::string>(key);
+}
+
+std::int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string rfc3339(std::int64_t ms) {
+  const std::time_t t = ms / 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return buffer;
 }
 
 }  // namespace gateway::testing

@@ -114,7 +114,16 @@ std::string makeConfigYaml(const TestConfig& config);
 
 #include <memory>
 
+#include <Poco/JSON/Object.h>
+
 namespace gateway::testing {
+
+// A JSON object from text (members kept in their order); throws when it is not one.
+Poco::JSON::Object::Ptr parseObject(const std::string& text);
+// A member as text; "<null>" for null, so comparisons read well in failures.
+std::string str(const Poco::JSON::Object::Ptr& object, const std::string& key);
+std::int64_t nowMs();
+std::string rfc3339(std::int64_t epochMs);  // 2026-11-25T19:30:00.000Z
 
 inline const std::map<std::string, std::string>& authHeader() {
   static const std::map<std::string, std::string> kAuth{{"Authorization", std::string("Bearer ") + kApiToken}};
