@@ -95,7 +95,7 @@ std::string renderMessage(const Message& m) {
   w.field("edited", m.edited).field("deleted", m.deleted);
   if (m.suppressed) w.field("suppressed", true);
   if (m.rawType) w.field("raw_type", m.rawType);
-  if (m.raw) w.key("raw").raw(*m.raw);
+  if (m.raw && !m.raw->empty()) w.key("raw").raw(*m.raw);
   w.key("extra").raw(m.extra);
   w.endObject();
   return w.str();

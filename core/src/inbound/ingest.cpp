@@ -172,12 +172,11 @@ class Ingest {
       // A new contact's event carries its first conversation; an existing one gets its own.
       if (newContact) event("contact.created", crm::renderContact(tx_, channels_, contact, now_));
       else event("conversation.created", crm::renderConversation(channels_, c, contact.blocked, now_));
-      // In the activity just before the message that started it.
+      // In the activity just before the message that started it. Its message.created is in
+      // the feed (also for a blocked contact), so it counts for lastEventSeq.
       const auto started = crm::appendSystemMessage(tx_, c, crm::kSystemConversationStarted, "Conversation started",
                                                     now_, "{}", e.timestampMs);
-      if (!contact.blocked) note(started.eventSeq);
-    } else if (newContact) {
-      event("contact.created", crm::renderContact(tx_, channels_, contact, now_));
+      note(started.eventSeq);
     }
     return Party{std::move(contact), std::move(*conversation)};
   }
@@ -362,6 +361,11 @@ class Ingest {
     std::optional<Message> m = crm::findMessageByExternalId(tx_, channel.config.id, *e.targetMessageId);
     if (!m) {
       result.unusable.push_back("unknown_target");
+      return;
+    }
+    // Only the person who wrote a message can edit or unsend it.
+    if (crm::findContactIdByIdentity(tx_, channel.config.id, e.externalUserId) != m->contactId) {
+      result.unusable.push_back("foreign_target");
       return;
     }
     if (e.kind == api::EventKind::kMessageDeleted) {
