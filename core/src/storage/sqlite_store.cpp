@@ -94,6 +94,7 @@ class SqliteStore final : public Store {
     // on a thread of their own instead of inside the writer's commits.
     writerDb->execScript("PRAGMA wal_autocheckpoint=0;");
     writer_ = std::thread(&SqliteStore::writerLoop, this, std::move(writerDb));
+    notifier_ = std::thread(&SqliteStore::notifyLoop, this);
     checkpointer_ = std::thread(&SqliteStore::checkpointLoop, this, std::make_unique<Connection>(path_, Role::kWriter));
   }
 
@@ -171,6 +172,12 @@ class SqliteStore final : public Store {
     checkpointWake_.notify_one();
     std::lock_guard<std::mutex> lock(joinMutex_);
     if (writer_.joinable()) writer_.join();
+    {
+      std::lock_guard<std::mutex> finishedLock(finishedMutex_);
+      writerDone_ = true;
+    }
+    finishedReady_.notify_one();
+    if (notifier_.joinable()) notifier_.join();
     if (checkpointer_.joinable()) checkpointer_.join();
   }
 
@@ -257,16 +264,39 @@ class SqliteStore final : public Store {
     }
     writeJobs_.fetch_add(size);
     // Only now, after COMMIT returned (fsynced: synchronous=FULL), may callers answer 200.
+    // Waking them is a syscall per caller: the notifier thread does it, so the writer can
+    // start on the next batch meanwhile.
+    Finished finished;
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (jobErrors[i]) {
-        batch[i].done.set_exception(jobErrors[i]);  // its own failure says the most
-      } else if (batchError) {
-        batch[i].done.set_exception(batchError);
-      } else {
-        batch[i].done.set_value();
+      finished.promises.push_back(std::move(batch[i].done));
+      // A job's own failure says the most; otherwise the batch's, if the commit failed.
+      finished.errors.push_back(jobErrors[i] ? jobErrors[i] : batchError);
+    }
+    {
+      std::lock_guard<std::mutex> lock(finishedMutex_);
+      finished_.push_back(std::move(finished));
+    }
+    finishedReady_.notify_one();
+  }
+
+  void notifyLoop() {
+    pthread_setname_np(pthread_self(), "sqlite-notify");
+    for (;;) {
+      Finished next;
+      {
+        std::unique_lock<std::mutex> lock(finishedMutex_);
+        finishedReady_.wait(lock, [this] { return !finished_.empty() || writerDone_; });
+        if (finished_.empty()) return;  // the writer has stopped and everything is told
+        next = std::move(finished_.front());
+        finished_.pop_front();
+      }
+      for (std::size_t i = 0; i < next.promises.size(); ++i) {
+        if (next.errors[i]) next.promises[i].set_exception(next.errors[i]);
+        else next.promises[i].set_value();
       }
     }
   }
+
 
   const std::string path_;
   const std::size_t maxBatchJobs_;
@@ -280,6 +310,16 @@ class SqliteStore final : public Store {
   std::mutex joinMutex_;  // close() may be called from several threads and the destructor
   std::thread writer_;
   std::thread checkpointer_;
+
+  struct Finished {
+    std::vector<std::promise<void>> promises;
+    std::vector<std::exception_ptr> errors;  // null: committed
+  };
+  std::mutex finishedMutex_;  // guards finished_ and writerDone_
+  std::condition_variable finishedReady_;
+  std::deque<Finished> finished_;
+  bool writerDone_ = false;
+  std::thread notifier_;
   std::condition_variable checkpointWake_;  // only for close(); wake_ is the writer's
 
   std::atomic<std::int64_t> commits_{0};
