@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Outbound benchmark of the real binary: sends/s to a fake Graph API (rate limits off), and
+# scheduler lateness with 100,000 and 1,000,000 pending schedules.
+#
+# Builds gateway + plugins + outbound_bench (reusing $BUILD_DIR), writes a temp config per phase
+# (SQLite in a temp dir, loopback, port 0, the three channels with a known secret,
+# graph_base_url "${OBENCH_GRAPH_URL}" = the bench's own fake Graph API, rate_limit_mps 1000000
+# so pacing is off, delivery.workers = $WORKERS), and runs outbound_bench, which starts the
+# gateway itself (child process, stopped with SIGTERM by pid), measures, and prints a summary
+# and one JSON line. The temp dir is deleted afterwards.
+#
+#   tools/bench/run_outbound_bench.sh                       # sends, then schedules 100k and 1M
+#   PHASES="sends" MESSAGES=50000 WORKERS=64 tools/bench/run_outbound_bench.sh
+#   PHASES="schedules" PENDING="1000000" SKIP_BUILD=1 BUILD_DIR=/work/build-obench tools/bench/run_outbound_bench.sh
+#
+# Environment:
+#   BUILD_DIR      build folder (default: build, relative to the repository root)
+#   BUILD_TYPE     used only when BUILD_DIR has no CMake cache yet (default RelWithDebInfo)
+#   SKIP_BUILD=1   use the binaries already in BUILD_DIR
+#   PHASES         any of "sends schedules" (default both)
+#   WORKERS        delivery.workers, concurrent Send API calls (default 32)
+#   MESSAGES       sends (default 30000)      CONVERSATIONS  distinct people (default 1000)
+#   CONNECTIONS    API keep-alive connections for the sends (default 32)
+#   PENDING        pending-schedule counts, one phase each (default "100000 1000000")
+#   DUE            of which fire in the window (default 2000)
+#   DELAY_S        window starts this long after the insert (default 10)
+#   WINDOW_S       window length (default 20)
+#   LOG_LEVEL      gateway log level (default info, as in production)
+#   KEEP_TMP=1     keep the temp dir (config, database, gateway log) for inspection
+#   RESULTS        file to append the JSON result lines to (optional)
+# Any arguments are passed to every outbound_bench run (see build/outbound_bench --help).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+BUILD_DIR="${BUILD_DIR:-build}"
+case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$ROOT/$BUILD_DIR" ;; esac
+BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}"
+PHASES="${PHASES:-sends schedules}"
+WORKERS="${WORKERS:-32}"
+MESSAGES="${MESSAGES:-30000}"
+CONVERSATIONS="${CONVERSATIONS:-1000}"
+CONNECTIONS="${CONNECTIONS:-32}"
+PENDING="${PENDING:-100000 1000000}"
+DUE="${DUE:-2000}"
+DELAY_S="${DELAY_S:-10}"
+WINDOW_S="${WINDOW_S:-20}"
+LOG_LEVEL="${LOG_LEVEL:-info}"
+SECRET="bench-app-secret-5f1e2d3c4b5a6978"
+WA_ACCOUNT="110220330440551"
+TOKEN="bench-api-token"
+
+say() { echo "bench: $*" >&2; }
+
+# ---- build -----------------------------------------------------------------------------------
+if [ "${SKIP_BUILD:-0}" != "1" ]; then
+  if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
+    say "configuring $BUILD_DIR ($BUILD_TYPE)"
+    cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" -DGATEWAY_BUILD_TESTS=OFF >/dev/null
+  else
+    cmake "$BUILD_DIR" >/dev/null  # picks up tools/CMakeLists.txt if the cache predates it
+    type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BUILD_DIR/CMakeCache.txt")
+    case "$type" in Release|RelWithDebInfo) ;; *) say "warning: $BUILD_DIR is a '$type' build; figures will not be representative" ;; esac
+  fi
+  say "building gateway, plugins and outbound_bench in $BUILD_DIR"
+  cmake --build "$BUILD_DIR" --target gateway whatsapp messenger instagram outbound_bench -j"$(nproc)" >/dev/null
+fi
+GATEWAY="$BUILD_DIR/gateway"
+BENCH="$BUILD_DIR/outbound_bench"
+for f in "$GATEWAY" "$BENCH" "$BUILD_DIR/plugins/whatsapp.so"; do
+  [ -x "$f" ] || [ -f "$f" ] || { say "missing $f"; exit 1; }
+done
+command -v sqlite3 >/dev/null || say "note: no sqlite3 CLI; the bench reads the database itself"
+
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# ---- one phase -------------------------------------------------------------------------------
+TMP=""
+BENCH_PID=""
+cleanup() {
+  # The bench stops the gateway it started (and the gateway dies with it: PR_SET_PDEATHSIG).
+  if [ -n "$BENCH_PID" ] && kill -0 "$BENCH_PID" 2>/dev/null; then
+    kill -TERM "$BENCH_PID" 2>/dev/null || true
+    for _ in $(seq 1 400); do kill -0 "$BENCH_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$BENCH_PID" 2>/dev/null && { say "outbound_bench $BENCH_PID did not stop; SIGKILL"; kill -KILL "$BENCH_PID" 2>/dev/null || true; }
+    wait "$BENCH_PID" 2>/dev/null || true
+  fi
+  BENCH_PID=""
+  if [ -n "$TMP" ] && [ -d "$TMP" ]; then
+    if [ "${KEEP_TMP:-0}" = "1" ]; then say "kept $TMP"; else rm -rf "$TMP"; fi
+  fi
+  TMP=""
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+write_config() {  # write_config FILE DBPATH
+  local channel
+  channel() {  # id type account verify
+    cat <<EOF
+  - id: $1
+    type: $2
+    enabled: true
+    account_id: "$3"
+    app_secret: "$SECRET"
+    app_id: "900100200300400"
+    verify_token: "$4"
+    access_token: "bench-access-token-$1"
+    graph_base_url: "\${OBENCH_GRAPH_URL}"
+    api_version: "v21.0"
+    rate_limit_mps: 1000000
+EOF
+  }
+  {
+    cat <<EOF
+server:
+  listen: "127.0.0.1:0"
+  max_body_bytes: 1048576
+api:
+  tokens: ["$TOKEN"]
+storage:
+  driver: sqlite
+  path: "$2"
+plugins:
+  dir: "$BUILD_DIR/plugins"
+log:
+  level: $LOG_LEVEL
+delivery:
+  workers: $WORKERS
+channels:
+EOF
+    channel wa-main whatsapp "$WA_ACCOUNT" wa-verify-token-bench
+    channel fb-main messenger 104050607080901 ms-verify-token-bench
+    channel ig-main instagram 17841400000000101 ig-verify-token-bench
+    echo "properties:"
+    echo "  - { key: plan, label: Plan, type: text }"
+  } >"$1"
+}
+
+run_phase() {  # run_phase LABEL MODE [outbound_bench args...]
+  local label=$1 mode=$2; shift 2
+  TMP=$(mktemp -d /tmp/outbound-bench-XXXXXX)
+  write_config "$TMP/gateway.yaml" "$TMP/data/gateway.db"
+  say "phase $label: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); tmp $TMP"
+  "$BENCH" "$mode" --gateway "$GATEWAY" --config "$TMP/gateway.yaml" --gateway-log "$TMP/gateway.log" \
+    --db "$TMP/data/gateway.db" --secret "$SECRET" --phone-number-id "$WA_ACCOUNT" --token "$TOKEN" \
+    --label "$label" "$@" >"$TMP/bench.out" 2> >(tee "$TMP/bench.err" >&2) &
+  BENCH_PID=$!
+  local rc=0
+  wait "$BENCH_PID" || rc=$?
+  BENCH_PID=""
+  echo
+  grep -v '^{' "$TMP/bench.out" | grep -v '^fake_graph_port=' || true
+  echo "  gateway log: $(wc -l <"$TMP/gateway.log") lines, $(grep -c -i 'warn\|error' "$TMP/gateway.log" || true) warn/error"
+  grep -i 'error\|critical' "$TMP/gateway.log" | head -3 | sed 's/^/    /' || true
+  [ "$rc" = 0 ] || say "outbound_bench exited with $rc"
+  local json
+  json=$(grep '^{' "$TMP/bench.out" | tail -1 || true)
+  echo "RESULT $json"
+  [ -n "${RESULTS:-}" ] && [ -n "$json" ] && echo "$json" >>"$RESULTS"
+  cleanup
+}
+
+say "$(nproc) cores; $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1); load average $(cut -d' ' -f1-3 /proc/loadavg) before starting"
+for phase in $PHASES; do
+  case "$phase" in
+    sends)
+      run_phase "sends-w$WORKERS" sends --messages "$MESSAGES" --conversations "$CONVERSATIONS" \
+        --connections "$CONNECTIONS" "$@"
+      ;;
+    schedules)
+      for p in $PENDING; do
+        run_phase "schedules-$p" schedules --pending "$p" --due "$DUE" --delay-s "$DELAY_S" --window-s "$WINDOW_S" "$@"
+      done
+      ;;
+    *) say "unknown phase '$phase' (sends, schedules)"; exit 2 ;;
+  esac
+done
