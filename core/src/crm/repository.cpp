@@ -137,6 +137,29 @@ std::optional<std::string> findContactIdByPhone(Tx& tx, const std::string& phone
   return row->getText(0);
 }
 
+std::optional<KnownParty> findPartyByIdentity(Tx& tx, const std::string& channelId, const std::string& externalId) {
+  const auto row = tx.queryOne(
+      "SELECT c.id, c.name, c.phone, c.email, c.company, c.blocked, c.properties, c.created_at, c.updated_at, "
+      "v.id, v.contact_id, v.channel_id, v.tags, v.last_inbound_at, v.created_at "
+      "FROM identities i JOIN contacts c ON c.id = i.contact_id "
+      "LEFT JOIN conversations v ON v.contact_id = c.id AND v.channel_id = i.channel_id "
+      "WHERE i.channel_id = ? AND i.external_id = ?",
+      {channelId, externalId});
+  if (!row) return std::nullopt;
+  KnownParty party{contactFrom(*row), std::nullopt};
+  if (!row->isNull(9)) {
+    Conversation v;
+    v.id = row->getText(9);
+    v.contactId = row->getText(10);
+    v.channelId = row->getText(11);
+    v.tags = row->getText(12);
+    v.lastInboundAt = row->findInt(13);
+    v.createdAt = row->getInt(14);
+    party.conversation = std::move(v);
+  }
+  return party;
+}
+
 void insertContact(Tx& tx, const Contact& c) {
   tx.exec("INSERT INTO contacts (id, name, phone, email, company, blocked, properties, created_at, "
           "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -20,6 +20,13 @@ std::optional<Contact> findContact(Tx& tx, const std::string& id);
 std::optional<std::string> findContactIdByIdentity(Tx& tx, const std::string& channelId,
                                                    const std::string& externalId);
 std::optional<std::string> findContactIdByPhone(Tx& tx, const std::string& phone);
+// The contact behind an identity and its conversation on that channel, in one query (the
+// hot path of every inbound message from someone known).
+struct KnownParty {
+  Contact contact;
+  std::optional<Conversation> conversation;
+};
+std::optional<KnownParty> findPartyByIdentity(Tx& tx, const std::string& channelId, const std::string& externalId);
 void insertContact(Tx& tx, const Contact& contact);
 void updateContact(Tx& tx, const Contact& contact);
 // Contacts matching query in name/phone/email/company (all when empty), ordered by id,

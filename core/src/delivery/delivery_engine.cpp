@@ -143,8 +143,10 @@ void DeliveryEngine::dispatchLoop() {
       });
       if (!claimed.empty()) {
         std::lock_guard<std::mutex> lock(mutex_);
-        for (auto& item : claimed) queue_.push_back(std::move(item));
-        work_.notify_all();
+        for (auto& item : claimed) {
+          queue_.push_back(std::move(item));
+          work_.notify_one();  // one worker per item: no thundering herd
+        }
       }
     } catch (const std::exception& e) {
       log->error("delivery.dispatch_failed error={}", e.what());
@@ -184,7 +186,7 @@ void DeliveryEngine::workerLoop() {
       --busy_;
       poked_ = true;  // a worker is free: the next message of this conversation may go
     }
-    wake_.notify_all();
+    wake_.notify_one();  // only the dispatcher waits on it
   }
 }
 

@@ -78,31 +78,31 @@ std::optional<crm::Identity> recipientOf(Tx& tx, const app::ChannelSet& channels
   return any;
 }
 
-Accepted acceptSend(Tx& tx, const app::ChannelSet& channels, const std::string& conversationId,
-                    SendRequest request, const std::optional<std::string>& idempotencyKey, std::int64_t now) {
-  if (idempotencyKey) {
-    const auto seen = tx.queryOne("SELECT message_id FROM idempotency_keys WHERE conversation_id = ? AND key = ?",
-                                  {conversationId, *idempotencyKey});
-    if (seen) {
-      Accepted a;
-      a.message = crm::findMessage(tx, seen->getText(0));
-      a.replayed = true;
-      return a;
-    }
-  }
+PreparedSend prepareSend(Tx& tx, const app::ChannelSet& channels, const std::string& conversationId,
+                         SendRequest request, std::int64_t now) {
+  PreparedSend prepared;
   const auto conversation = crm::findConversation(tx, conversationId);
-  if (!conversation) return refused(404, "not_found", "no conversation with id " + conversationId);
+  if (!conversation) {
+    prepared.refusal = refused(404, "not_found", "no conversation with id " + conversationId);
+    return prepared;
+  }
   const auto contact = crm::findContact(tx, conversation->contactId);
   const char* refusal = crm::sendRefusal(channels, *conversation, contact && contact->blocked,
                                          request.templateJson.has_value(), request.tag.has_value(), now);
-  if (refusal != nullptr) return refused(409, refusal, refusalMessage(refusal));
+  if (refusal != nullptr) {
+    prepared.refusal = refused(409, refusal, refusalMessage(refusal));
+    return prepared;
+  }
   const auto recipient = recipientOf(tx, channels, *conversation);
-  if (!recipient) return refused(409, "no_identity", "the contact has no identity on this channel");
-
+  if (!recipient) {
+    prepared.refusal = refused(409, "no_identity", "the contact has no identity on this channel");
+    return prepared;
+  }
   if (request.replyTo) {
     const auto target = crm::findMessage(tx, *request.replyTo);
     if (!target || target->conversationId != conversationId) {
-      return refused(400, "invalid_request", "reply_to is not a message of this conversation");
+      prepared.refusal = refused(400, "invalid_request", "reply_to is not a message of this conversation");
+      return prepared;
     }
     request.replyToExternalId = target->externalId;  // unset while the quoted one is unsent
   }
@@ -116,10 +116,14 @@ Accepted acceptSend(Tx& tx, const app::ChannelSet& channels, const std::string& 
   const api::Outcome can =
       channel->channel->buildSend(outboundView(request, m.id, recipient->externalId, recipient->kind), probe);
   if (can == api::Outcome::kUnsupported) {
-    return refused(422, "unsupported_content", "the " + channel->config.type + " channel cannot send this content");
+    prepared.refusal =
+        refused(422, "unsupported_content", "the " + channel->config.type + " channel cannot send this content");
+    return prepared;
   }
-  if (can != api::Outcome::kOk) return refused(400, "invalid_request", "the message cannot be built for this channel");
-
+  if (can != api::Outcome::kOk) {
+    prepared.refusal = refused(400, "invalid_request", "the message cannot be built for this channel");
+    return prepared;
+  }
   m.conversationId = conversationId;
   m.contactId = conversation->contactId;
   m.channelId = conversation->channelId;
@@ -132,11 +136,30 @@ Accepted acceptSend(Tx& tx, const app::ChannelSet& channels, const std::string& 
   m.replyToExternalId = request.replyToExternalId;
   m.status = "queued";
   if (request.templateJson) m.extra = "{\"template\":" + *request.templateJson + "}";
+  prepared.request = request.toJson();
+  prepared.message = std::move(m);
+  return prepared;
+}
+
+Accepted commitSend(Tx& tx, PreparedSend prepared, const std::string& conversationId,
+                    const std::optional<std::string>& idempotencyKey, std::int64_t now) {
+  if (idempotencyKey) {
+    const auto seen = tx.queryOne("SELECT message_id FROM idempotency_keys WHERE conversation_id = ? AND key = ?",
+                                  {conversationId, *idempotencyKey});
+    if (seen) {
+      Accepted a;
+      a.message = crm::findMessage(tx, seen->getText(0));
+      a.replayed = true;
+      return a;
+    }
+  }
+  if (!prepared.message) return prepared.refusal;
+  crm::Message& m = *prepared.message;
   m.occurredAt = m.createdAt = m.updatedAt = now;
   crm::insertMessage(tx, m);
   tx.exec("INSERT INTO outbox (message_id, seq, conversation_id, channel_id, state, attempts, next_attempt_at, "
           "accepted_at, request) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
-          {m.id, m.seq, conversationId, m.channelId, now, now, request.toJson()});
+          {m.id, m.seq, conversationId, m.channelId, now, now, prepared.request});
   if (idempotencyKey) {
     tx.exec("INSERT INTO idempotency_keys (conversation_id, key, message_id, created_at) VALUES (?, ?, ?, ?)",
             {conversationId, *idempotencyKey, m.id, now});
@@ -145,6 +168,12 @@ Accepted acceptSend(Tx& tx, const app::ChannelSet& channels, const std::string& 
   a.lastEventSeq = crm::appendEvent(tx, "message.created", now, crm::renderMessage(m));
   a.message = std::move(m);
   return a;
+}
+
+Accepted acceptSend(Tx& tx, const app::ChannelSet& channels, const std::string& conversationId,
+                    SendRequest request, const std::optional<std::string>& idempotencyKey, std::int64_t now) {
+  return commitSend(tx, prepareSend(tx, channels, conversationId, std::move(request), now), conversationId,
+                    idempotencyKey, now);
 }
 
 std::vector<OutboxItem> claimDue(Tx& tx, std::int64_t now, std::int64_t leaseMs, int limit,
@@ -195,10 +224,13 @@ std::int64_t markSent(Tx& tx, const std::string& messageId, const std::string& e
   tx.exec("DELETE FROM outbox WHERE message_id = ?", {messageId});
   auto m = crm::findMessage(tx, messageId);
   if (!m) return 0;
+  // One UPDATE for the external id and, when it moves forward, the status.
   m->externalId = externalId;
   m->updatedAt = now;
-  crm::updateMessage(tx, *m);  // the external id, also when the status is already ahead
-  std::int64_t last = crm::advanceStatus(tx, *m, "sent", std::nullopt, now);
+  const bool advances = crm::statusMayAdvance(m->status, "sent");
+  if (advances) m->status = "sent";
+  crm::updateMessage(tx, *m);
+  std::int64_t last = advances && !m->suppressed ? crm::appendEvent(tx, "message.updated", now, crm::renderMessage(*m)) : 0;
   if (const std::int64_t seq = crm::applyParkedStatuses(tx, *m, now)) last = seq;
   return last;
 }

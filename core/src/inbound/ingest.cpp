@@ -135,6 +135,15 @@ class Ingest {
   // The contact and conversation of the person behind an event, created on first contact.
   Party party(const app::RuntimeChannel& channel, const InboundEvent& e) {
     const std::string& channelId = channel.config.id;
+    // Someone we know, writing on a channel we already talk on: one query.
+    if (auto known = crm::findPartyByIdentity(tx_, channelId, e.externalUserId); known && known->conversation) {
+      if (!known->contact.name && e.profileName) {
+        known->contact.name = e.profileName;
+        known->contact.updatedAt = now_;
+        crm::updateContact(tx_, known->contact);
+      }
+      return Party{std::move(known->contact), std::move(*known->conversation)};
+    }
     const std::string kind = e.userIdKind.empty() ? channel.traits->userIdKind : e.userIdKind;
     std::optional<std::string> contactId = crm::findContactIdByIdentity(tx_, channelId, e.externalUserId);
     const bool knownIdentity = contactId.has_value();
