@@ -11,7 +11,7 @@ const std::vector<Migration>& sqliteMigrations() {
   static const std::vector<Migration> kSteps = {
       {1, "gateway_meta", "CREATE TABLE gateway_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"},
       {2, "crm", schema::kCrm},
-      // version 3 is reserved for the contact profile work: insert it here, above 4
+      // (version 3 was reserved and not needed)
       {4, "outbound", schema::kOutbound},
       // {5, "name", "CREATE TABLE ...;"},  <- the next step goes here
   };
