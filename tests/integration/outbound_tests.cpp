@@ -476,3 +476,41 @@ TEST_F(Outbound, AStatusThatArrivesBeforeTheSendResultIsAppliedAfterwards) {
   EXPECT_EQ(str(message(id), "external_id"), "wamid.EARLY1");
   EXPECT_EQ(gw->countRows("parked_statuses"), 0);
 }
+
+// A blocked contact gets nothing: direct sends are refused, a schedule fails at its time.
+TEST_F(Outbound, BlockedContactIsRefusedSendsAndSchedules) {
+  start();
+  const std::string conversation = conversationFor("whatsapp", "15550100330");
+  const std::string contact =
+      str(parse(gw->get("/v1/conversations/" + conversation).body)->getObject("conversation"), "contact_id");
+  const auto scheduled = gw->post("/v1/conversations/" + conversation + "/scheduled-messages",
+                                  R"({"send_at":")" + rfc3339(nowMs() + 1500) + R"(","text":"later"})", gt::authHeader());
+  ASSERT_EQ(scheduled.status, 201);
+  auto headers = gt::authHeader();
+  headers["Content-Type"] = "application/json";
+  ASSERT_EQ(gt::httpRequest(gw->port(), "PATCH", "/v1/contacts/" + contact, headers, R"({"blocked":true})").status, 200);
+  const auto r = send(conversation, R"({"text":"hi"})");
+  EXPECT_EQ(r.status, 409);
+  EXPECT_THAT(r.body, HasSubstr("contact_blocked"));
+  ASSERT_TRUE(gt::waitFor([&] {
+    const auto list = parse(gw->get("/v1/conversations/" + conversation + "/scheduled-messages?status=failed").body)
+                          ->getArray("scheduled_messages");
+    return list->size() == 1 && str(list->getObject(0)->getObject("error"), "code") == "contact_blocked";
+  }, 6s));
+  EXPECT_EQ(graph.count(), 0u);
+}
+
+TEST_F(Outbound, CancellingAScheduleIsRecordedInTheActivity) {
+  start();
+  const std::string conversation = conversationFor("whatsapp", "15550100331");
+  const auto created = gw->post("/v1/conversations/" + conversation + "/scheduled-messages",
+                                R"({"send_at":")" + rfc3339(nowMs() + 60000) + R"(","text":"later"})", gt::authHeader());
+  ASSERT_EQ(created.status, 201);
+  const std::string id = str(parse(created.body)->getObject("scheduled_message"), "id");
+  ASSERT_EQ(gt::httpRequest(gw->port(), "DELETE", "/v1/scheduled-messages/" + id, gt::authHeader()).status, 200);
+  const auto system = parse(gw->get("/v1/conversations/" + conversation + "/messages?kind=system").body)->getArray("messages");
+  ASSERT_GE(system->size(), 1u);
+  EXPECT_EQ(str(system->getObject(0), "type"), "scheduled_message_cancelled");
+  EXPECT_EQ(str(system->getObject(0)->getObject("extra"), "scheduled_message_id"), id);
+  EXPECT_EQ(gt::httpRequest(gw->port(), "DELETE", "/v1/scheduled-messages/sm_unknown", gt::authHeader()).status, 404);
+}
