@@ -9,21 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.h"
+
 namespace gateway::testing {
-
-// A fresh folder under /tmp, removed with everything in it on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 std::string readFile(const std::string& path);
 void writeFile(const std::string& path, const std::string& content);

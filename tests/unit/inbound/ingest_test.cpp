@@ -12,6 +12,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "../../support/temp_dir.h"
+
 #include "app/channels.h"
 #include "config/config.h"
 #include "crm/records.h"
@@ -35,24 +37,7 @@ constexpr const char* kIgAccount = "17841400000000101";
 constexpr std::int64_t kNow = 1764000000000;  // 2025-11-24, the gateway's clock in these tests
 constexpr std::int64_t kT0 = kNow - 3600000;  // platform times: an hour earlier and on
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = "/tmp/inbound_unit_XXXXXX";
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using gateway::testing::TempDir;
 
 // Plugins are loaded once per process (their handles are never closed), like the core does.
 plugins::PluginRegistry& registry() {

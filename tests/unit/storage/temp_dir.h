@@ -1,31 +1,8 @@
-// A fresh folder under /tmp per test, removed afterwards.
+// The shared TempDir, under the name the storage suites use.
 #pragma once
 
-#include <stdlib.h>
-
-#include <filesystem>
-#include <stdexcept>
-#include <string>
+#include "../../support/temp_dir.h"
 
 namespace gateway::storage::testing {
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = "/tmp/storage_test_XXXXXX";
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
+using gateway::testing::TempDir;
 }  // namespace gateway::storage::testing
