@@ -514,3 +514,19 @@ TEST_F(Outbound, CancellingAScheduleIsRecordedInTheActivity) {
   EXPECT_EQ(str(system->getObject(0)->getObject("extra"), "scheduled_message_id"), id);
   EXPECT_EQ(gt::httpRequest(gw->port(), "DELETE", "/v1/scheduled-messages/sm_unknown", gt::authHeader()).status, 404);
 }
+
+// A status for a message that never appears is kept a week, not forever.
+TEST_F(Outbound, ParkedStatusesExpireAfterAWeek) {
+  start();
+  const std::int64_t eightDaysAgo = nowMs() - 8LL * 86400 * 1000;
+  const std::string recent = whatsappStatus("wamid.NEVER-RECENT", "delivered", "15550100340");
+  std::string old = whatsappStatus("wamid.NEVER-OLD", "delivered", "15550100340");
+  const std::string nowSeconds = std::to_string(nowMs() / 1000);
+  old.replace(old.find(nowSeconds), nowSeconds.size(), std::to_string(eightDaysAgo / 1000));
+  for (const std::string& body : {recent, old}) {
+    ASSERT_EQ(gw->post("/webhooks/whatsapp", body, gt::signedHeaders(body)).status, 200);
+  }
+  ASSERT_EQ(gw->countRows("parked_statuses"), 2);
+  gw->restart();  // housekeeping runs when the scheduler starts, then every minute
+  ASSERT_TRUE(gt::waitFor([&] { return gw->countRows("parked_statuses") == 1; }, 5s));
+}

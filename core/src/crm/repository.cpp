@@ -344,6 +344,10 @@ std::vector<ParkedStatus> takeParkedStatuses(Tx& tx, const std::string& channelI
   return out;
 }
 
+std::int64_t expireParkedStatuses(Tx& tx, std::int64_t before) {
+  return tx.exec("DELETE FROM parked_statuses WHERE occurred_at < ?", {before});
+}
+
 std::int64_t appendEvent(Tx& tx, const std::string& type, std::int64_t at, const std::string& dataJson) {
   return tx.queryOne("INSERT INTO events (type, at, data) VALUES (?, ?, ?) RETURNING seq", {type, at, dataJson})
       ->getInt(0);

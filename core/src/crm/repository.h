@@ -70,6 +70,8 @@ void parkStatus(Tx& tx, const std::string& channelId, const std::string& externa
                 const ParkedStatus& status);
 std::vector<ParkedStatus> takeParkedStatuses(Tx& tx, const std::string& channelId,
                                              const std::string& externalId);
+// Drops parked statuses older than `before` (their message never appeared); returns how many.
+std::int64_t expireParkedStatuses(Tx& tx, std::int64_t before);
 
 // The events feed. Returns the event's sequence number.
 std::int64_t appendEvent(Tx& tx, const std::string& type, std::int64_t at, const std::string& dataJson);

@@ -1,5 +1,6 @@
 #include "scheduler/scheduler.h"
 
+#include "crm/repository.h"
 #include "log/log.h"
 #include "scheduler/schedules.h"
 #include "util/clock.h"
@@ -44,10 +45,20 @@ void Scheduler::loop() {
     Fired fired;
     try {
       const app::ChannelSetPtr set = channels_();
+      const std::int64_t now = util::nowMs();
+      const bool housekeeping = now >= nextHousekeepingMs_;
+      std::int64_t expired = 0;
       store_.write([&](storage::Tx& tx) {
-        fired = fireDue(tx, *set, util::nowMs(), kBatch);
+        fired = fireDue(tx, *set, now, kBatch);
         next = nextSendAt(tx);
+        // A status kept for a message that never appeared (another tool's send, or one
+        // lost before it was recorded) is useless after a week.
+        if (housekeeping) expired = crm::expireParkedStatuses(tx, now - kParkedStatusTtlMs);
       }).get();
+      if (housekeeping) {
+        nextHousekeepingMs_ = now + 60000;
+        if (expired > 0) log->info("scheduler.parked_statuses_expired count={}", expired);
+      }
     } catch (const std::exception& e) {
       log->error("scheduler.fire_failed error={}", e.what());
     }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -35,6 +36,8 @@ class Scheduler {
   std::condition_variable wake_;
   bool poked_ = false;
   bool stopping_ = false;
+  std::int64_t nextHousekeepingMs_ = 0;  // scheduler thread only
+  static constexpr std::int64_t kParkedStatusTtlMs = 7LL * 24 * 3600 * 1000;
   std::thread thread_;
 };
 

@@ -13,7 +13,8 @@ const std::vector<Migration>& sqliteMigrations() {
       {2, "crm", schema::kCrm},
       // (version 3 was reserved and not needed)
       {4, "outbound", schema::kOutbound},
-      // {5, "name", "CREATE TABLE ...;"},  <- the next step goes here
+      {5, "parked_expiry", schema::kParkedExpiry},
+      // {6, "name", "CREATE TABLE ...;"},  <- the next step goes here
   };
   return kSteps;
 }

@@ -66,4 +66,9 @@ CREATE INDEX scheduled_contact ON scheduled_messages (contact_id, status, send_a
 CREATE INDEX scheduled_conversation ON scheduled_messages (conversation_id, status, send_at);
 )sql";
 
+// v5: parked statuses expire (a status whose message never appears must not stay forever).
+constexpr const char* kParkedExpiry = R"sql(
+CREATE INDEX parked_statuses_age ON parked_statuses (occurred_at);
+)sql";
+
 }  // namespace gateway::storage::schema

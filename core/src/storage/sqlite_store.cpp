@@ -92,7 +92,9 @@ class SqliteStore final : public Store {
     }
     // Checkpoints (copying the WAL back into the database file, with its own fsyncs) run
     // on a thread of their own instead of inside the writer's commits.
-    writerDb->execScript("PRAGMA wal_autocheckpoint=0;");
+    // journal_size_limit: after a burst, the WAL file is cut back when it is reused,
+    // instead of keeping its peak size on disk.
+    writerDb->execScript("PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;");
     writer_ = std::thread(&SqliteStore::writerLoop, this, std::move(writerDb));
     notifier_ = std::thread(&SqliteStore::notifyLoop, this);
     checkpointer_ = std::thread(&SqliteStore::checkpointLoop, this, std::make_unique<Connection>(path_, Role::kWriter));

@@ -835,3 +835,18 @@ TEST_F(IngestTest, CollectorDerivesUnsupportedTypeForIngest) {
 
 }  // namespace
 }  // namespace gateway::inbound
+
+namespace gateway::inbound {
+namespace {
+
+TEST_F(IngestTest, ExpiringParkedStatusesDropsOnlyOldOnes) {
+  ingest("whatsapp", {waStatus("wamid.OLD", "delivered", kT0 - 1000), waStatus("wamid.NEW", "delivered", kT0 + 1000)});
+  ASSERT_EQ(count("SELECT COUNT(*) FROM parked_statuses"), 2);
+  std::int64_t expired = 0;
+  store_->write([&](storage::Tx& tx) { expired = crm::expireParkedStatuses(tx, kT0); }).get();
+  EXPECT_EQ(expired, 1);
+  EXPECT_EQ(text("SELECT external_id FROM parked_statuses"), "wamid.NEW");
+}
+
+}  // namespace
+}  // namespace gateway::inbound
