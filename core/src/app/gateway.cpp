@@ -79,6 +79,12 @@ void Gateway::registerMetrics() {
     store_->read([&](storage::Tx& tx) { n = delivery::outboxDepth(tx); });
     return static_cast<double>(n);
   });
+  // The single writer is the throughput limit: jobs per commit tells how well group
+  // commit is batching.
+  metrics_.gauge("gateway_store_commits_total", "Write transactions committed by the store's writer",
+                 [this] { return static_cast<double>(store_->stats().commits); });
+  metrics_.gauge("gateway_store_write_jobs_total", "Write jobs (requests' writes) run by the store's writer",
+                 [this] { return static_cast<double>(store_->stats().writeJobs); });
   metrics_.gauge("gateway_scheduled_pending", "Scheduled messages waiting for their time", [this] {
     std::int64_t n = 0;
     store_->read([&](storage::Tx& tx) { n = scheduler::pendingCount(tx); });
