@@ -530,3 +530,25 @@ TEST_F(Outbound, ParkedStatusesExpireAfterAWeek) {
   gw->restart();  // housekeeping runs when the scheduler starts, then every minute
   ASSERT_TRUE(gt::waitFor([&] { return gw->countRows("parked_statuses") == 1; }, 5s));
 }
+
+// A stop does not wait out a slow pacing queue; what was not sent goes out after the restart.
+TEST_F(Outbound, StopDoesNotWaitForPacingAndNothingIsLost) {
+  gt::TestConfig c;
+  c.rateLimitMps = 1;
+  start(c);
+  // Six conversations: six workers each hold a slot, the last one five seconds away.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) {
+    ids.push_back(sendText(conversationFor("whatsapp", "1555010035" + std::to_string(i)), "p" + std::to_string(i)));
+  }
+  ASSERT_TRUE(gt::waitFor([&] { return graph.count() >= 1; }, 5s));
+  const auto stopping = std::chrono::steady_clock::now();
+  gw->process().signal(SIGTERM);
+  EXPECT_EQ(gw->process().waitExit(10s), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - stopping, 3s);  // not the ~5 s the queue would take
+  const std::size_t sentBefore = graph.count();
+  EXPECT_LT(sentBefore, 6u);
+  gw->restart();
+  for (const auto& id : ids) ASSERT_TRUE(waitStatus(id, "sent", 20s)) << id;
+  EXPECT_EQ(sentTexts().size(), 6u);  // each exactly once
+}

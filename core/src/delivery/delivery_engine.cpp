@@ -97,7 +97,7 @@ void DeliveryEngine::stop() {
     // Never sent: back to pending, so the next start sends them without waiting a lease out.
     try {
       store_.write([&](storage::Tx& tx) {
-        for (const OutboxItem& item : unstarted) scheduleRetry(tx, item.messageId, util::nowMs());
+        for (const OutboxItem& item : unstarted) releaseUnsent(tx, item.messageId, util::nowMs());
       }).get();
     } catch (const std::exception& e) {
       log::get("delivery")->error("delivery.release_failed error={}", e.what());
@@ -232,7 +232,20 @@ void DeliveryEngine::deliver(const OutboxItem& item) {
                                   writer) != api::Outcome::kOk) {
     return fail("unsupported_content", "the channel cannot build this message", std::nullopt);
   }
-  std::this_thread::sleep_until(limiter_.reserve(channel->config.id, channel->config.rateLimitMps));
+  // Wait for this channel's pacing slot; a stop does not wait for it (with a low rate the
+  // slot can be many seconds away): the message goes back to pending, unsent.
+  {
+    const auto slot = limiter_.reserve(channel->config.id, channel->config.rateLimitMps);
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (work_.wait_until(lock, slot, [this] { return stopping_; })) {
+      lock.unlock();
+      commit([&](storage::Tx& tx) {
+        releaseUnsent(tx, item.messageId, util::nowMs());
+        return std::int64_t{0};
+      });
+      return;
+    }
+  }
   const HttpOutcome outcome = client->call(writer.call);
 
   const std::int64_t now = util::nowMs();

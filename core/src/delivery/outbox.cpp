@@ -253,6 +253,12 @@ void scheduleRetry(Tx& tx, const std::string& messageId, std::int64_t at) {
           {at, messageId});
 }
 
+void releaseUnsent(Tx& tx, const std::string& messageId, std::int64_t now) {
+  tx.exec("UPDATE outbox SET state = 'pending', attempts = MAX(attempts - 1, 0), next_attempt_at = ?, "
+          "lease_until = NULL WHERE message_id = ? AND state = 'inflight'",
+          {now, messageId});
+}
+
 void markUnknown(Tx& tx, const std::string& messageId, std::int64_t now) {
   tx.exec("UPDATE outbox SET state = 'unknown', next_attempt_at = ?, lease_until = NULL WHERE message_id = ?",
           {now, messageId});

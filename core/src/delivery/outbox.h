@@ -80,6 +80,8 @@ std::int64_t markSent(storage::Tx& tx, const std::string& messageId, const std::
 std::int64_t markFailed(storage::Tx& tx, const std::string& messageId, const std::string& code,
                         const std::string& message, std::optional<std::int64_t> platformCode, std::int64_t now);
 void scheduleRetry(storage::Tx& tx, const std::string& messageId, std::int64_t at);
+// Claimed but never sent (the process is stopping): pending again, the attempt not counted.
+void releaseUnsent(storage::Tx& tx, const std::string& messageId, std::int64_t now);
 void markUnknown(storage::Tx& tx, const std::string& messageId, std::int64_t now);
 
 // An echo or status carrying our own message id reconciles an uncertain send. Returns the
