@@ -32,9 +32,6 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BUILD_DIR="${BUILD_DIR:-build}"
-case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$ROOT/$BUILD_DIR" ;; esac
-BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}"
 PHASES="${PHASES:-sends schedules}"
 WORKERS="${WORKERS:-32}"
 MESSAGES="${MESSAGES:-30000}"
@@ -44,34 +41,15 @@ PENDING="${PENDING:-100000 1000000}"
 DUE="${DUE:-2000}"
 DELAY_S="${DELAY_S:-10}"
 WINDOW_S="${WINDOW_S:-20}"
-LOG_LEVEL="${LOG_LEVEL:-info}"
-SECRET="bench-app-secret-5f1e2d3c4b5a6978"
-WA_ACCOUNT="110220330440551"
 TOKEN="bench-api-token"
 
-say() { echo "bench: $*" >&2; }
+# shellcheck source=bench_lib.sh
+. "$ROOT/tools/bench/bench_lib.sh"
 
 # ---- build -----------------------------------------------------------------------------------
-if [ "${SKIP_BUILD:-0}" != "1" ]; then
-  if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
-    say "configuring $BUILD_DIR ($BUILD_TYPE)"
-    cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" -DGATEWAY_BUILD_TESTS=OFF >/dev/null
-  else
-    cmake "$BUILD_DIR" >/dev/null  # picks up tools/CMakeLists.txt if the cache predates it
-    type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BUILD_DIR/CMakeCache.txt")
-    case "$type" in Release|RelWithDebInfo) ;; *) say "warning: $BUILD_DIR is a '$type' build; figures will not be representative" ;; esac
-  fi
-  say "building gateway, plugins and outbound_bench in $BUILD_DIR"
-  cmake --build "$BUILD_DIR" --target gateway whatsapp messenger instagram outbound_bench -j"$(nproc)" >/dev/null
-fi
-GATEWAY="$BUILD_DIR/gateway"
+bench_build outbound_bench
 BENCH="$BUILD_DIR/outbound_bench"
-for f in "$GATEWAY" "$BENCH" "$BUILD_DIR/plugins/whatsapp.so"; do
-  [ -x "$f" ] || [ -f "$f" ] || { say "missing $f"; exit 1; }
-done
 command -v sqlite3 >/dev/null || say "note: no sqlite3 CLI; the bench reads the database itself"
-
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # ---- one phase -------------------------------------------------------------------------------
 TMP=""
@@ -94,46 +72,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 write_config() {  # write_config FILE DBPATH
-  local channel
-  channel() {  # id type account verify
-    cat <<EOF
-  - id: $1
-    type: $2
-    enabled: true
-    account_id: "$3"
-    app_secret: "$SECRET"
-    app_id: "900100200300400"
-    verify_token: "$4"
-    access_token: "bench-access-token-$1"
-    graph_base_url: "\${OBENCH_GRAPH_URL}"
-    api_version: "v21.0"
-    rate_limit_mps: 1000000
-EOF
-  }
-  {
-    cat <<EOF
-server:
-  listen: "127.0.0.1:0"
-  max_body_bytes: 1048576
-api:
-  tokens: ["$TOKEN"]
-storage:
-  driver: sqlite
-  path: "$2"
-plugins:
-  dir: "$BUILD_DIR/plugins"
-log:
-  level: $LOG_LEVEL
-delivery:
+  bench_config "$1" "$2" "\${OBENCH_GRAPH_URL}" 1000000 "delivery:
   workers: $WORKERS
-channels:
-EOF
-    channel wa-main whatsapp "$WA_ACCOUNT" wa-verify-token-bench
-    channel fb-main messenger 104050607080901 ms-verify-token-bench
-    channel ig-main instagram 17841400000000101 ig-verify-token-bench
-    echo "properties:"
-    echo "  - { key: plan, label: Plan, type: text }"
-  } >"$1"
+"
 }
 
 run_phase() {  # run_phase LABEL MODE [outbound_bench args...]
