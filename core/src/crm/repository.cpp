@@ -5,14 +5,11 @@
 
 namespace gateway::crm {
 
-using storage::Null;
 using storage::Row;
 using storage::Value;
 
 namespace {
 
-Value opt(const OptString& s) { return s ? Value(*s) : Value(Null{}); }
-Value optInt(const std::optional<std::int64_t>& v) { return v ? Value(*v) : Value(Null{}); }
 Value flag(bool b) { return Value(std::int64_t{b ? 1 : 0}); }
 
 constexpr const char* kContactColumns =
@@ -163,14 +160,14 @@ std::optional<KnownParty> findPartyByIdentity(Tx& tx, const std::string& channel
 void insertContact(Tx& tx, const Contact& c) {
   tx.exec("INSERT INTO contacts (id, name, phone, email, company, blocked, properties, created_at, "
           "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-          {c.id, opt(c.name), opt(c.phone), opt(c.email), opt(c.company), flag(c.blocked), c.properties,
+          {c.id, storage::nullable(c.name), storage::nullable(c.phone), storage::nullable(c.email), storage::nullable(c.company), flag(c.blocked), c.properties,
            c.createdAt, c.updatedAt});
 }
 
 void updateContact(Tx& tx, const Contact& c) {
   tx.exec("UPDATE contacts SET name = ?, phone = ?, email = ?, company = ?, blocked = ?, properties = ?, "
           "updated_at = ? WHERE id = ?",
-          {opt(c.name), opt(c.phone), opt(c.email), opt(c.company), flag(c.blocked), c.properties,
+          {storage::nullable(c.name), storage::nullable(c.phone), storage::nullable(c.email), storage::nullable(c.company), flag(c.blocked), c.properties,
            c.updatedAt, c.id});
 }
 
@@ -239,7 +236,7 @@ std::vector<Conversation> conversationsOf(Tx& tx, const std::string& contactId) 
 void insertConversation(Tx& tx, const Conversation& c) {
   tx.exec("INSERT INTO conversations (id, contact_id, channel_id, tags, last_inbound_at, created_at) "
           "VALUES (?, ?, ?, ?, ?, ?)",
-          {c.id, c.contactId, c.channelId, c.tags, optInt(c.lastInboundAt), c.createdAt});
+          {c.id, c.contactId, c.channelId, c.tags, storage::nullable(c.lastInboundAt), c.createdAt});
 }
 
 void recordInbound(Tx& tx, const std::string& conversationId, std::int64_t at) {
@@ -256,10 +253,10 @@ bool insertMessage(Tx& tx, Message& m) {
       "updated_at, edited, deleted, suppressed, raw_type, raw, extra) "
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
       "ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING seq",
-      {m.id, m.conversationId, m.contactId, m.channelId, m.direction, m.kind, m.type, opt(m.text),
-       m.attachments, opt(m.externalId), opt(m.replyTo), opt(m.replyToExternalId), m.status, opt(m.error),
+      {m.id, m.conversationId, m.contactId, m.channelId, m.direction, m.kind, m.type, storage::nullable(m.text),
+       m.attachments, storage::nullable(m.externalId), storage::nullable(m.replyTo), storage::nullable(m.replyToExternalId), m.status, storage::nullable(m.error),
        m.occurredAt, m.createdAt, m.updatedAt, flag(m.edited), flag(m.deleted), flag(m.suppressed),
-       opt(m.rawType), opt(m.raw), m.extra});
+       storage::nullable(m.rawType), storage::nullable(m.raw), m.extra});
   if (!inserted) return false;
   m.seq = inserted->getInt(0);
   return true;
@@ -282,13 +279,13 @@ std::optional<Message> findMessageByExternalId(Tx& tx, const std::string& channe
 void updateMessage(Tx& tx, const Message& m) {
   tx.exec("UPDATE messages SET text = ?, attachments = ?, external_id = ?, status = ?, error = ?, "
           "updated_at = ?, edited = ?, deleted = ?, reply_to = ? WHERE id = ?",
-          {opt(m.text), m.attachments, opt(m.externalId), m.status, opt(m.error), m.updatedAt, flag(m.edited),
-           flag(m.deleted), opt(m.replyTo), m.id});
+          {storage::nullable(m.text), m.attachments, storage::nullable(m.externalId), m.status, storage::nullable(m.error), m.updatedAt, flag(m.edited),
+           flag(m.deleted), storage::nullable(m.replyTo), m.id});
 }
 
 void updateMessageStatus(Tx& tx, const Message& m) {
   tx.exec("UPDATE messages SET status = ?, error = ?, updated_at = ? WHERE id = ?",
-          {m.status, opt(m.error), m.updatedAt, m.id});
+          {m.status, storage::nullable(m.error), m.updatedAt, m.id});
 }
 
 std::vector<Message> listMessages(Tx& tx, const std::string& conversationId, const std::string& kind,
@@ -327,7 +324,7 @@ std::vector<Message> outboundUpTo(Tx& tx, const std::string& conversationId, std
 void parkStatus(Tx& tx, const std::string& channelId, const std::string& externalId, const ParkedStatus& s) {
   tx.exec("INSERT INTO parked_statuses (channel_id, external_id, status, occurred_at, error) "
           "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel_id, external_id, status) DO NOTHING",
-          {channelId, externalId, s.status, s.occurredAt, opt(s.error)});
+          {channelId, externalId, s.status, s.occurredAt, storage::nullable(s.error)});
 }
 
 std::vector<ParkedStatus> takeParkedStatuses(Tx& tx, const std::string& channelId,

@@ -205,6 +205,9 @@ void DeliveryEngine::deliver(const OutboxItem& item) {
     log::get("delivery")->warn("delivery.failed message={} channel={} code={}", item.messageId, item.channelId, code);
   };
 
+  const auto request = SendRequest::fromJson(item.request);
+  if (!request) return fail("invalid_request", "the stored request cannot be read", std::nullopt);
+
   // The rules again, as of now: an admin may have disabled the channel or blocked the
   // contact since the message was accepted.
   std::optional<crm::Identity> recipient;
@@ -216,16 +219,13 @@ void DeliveryEngine::deliver(const OutboxItem& item) {
       return;
     }
     const auto contact = crm::findContact(tx, conversation->contactId);
-    const auto request = SendRequest::fromJson(item.request);
-    refusal = crm::sendRefusal(*set, *conversation, contact && contact->blocked,
-                               request && request->templateJson, request && request->tag, util::nowMs());
+    refusal = crm::sendRefusal(*set, *conversation, contact && contact->blocked, request->templateJson.has_value(),
+                               request->tag.has_value(), util::nowMs());
     recipient = recipientOf(tx, *set, *conversation);
   });
   if (refusal != nullptr) return fail(refusal, "refused when it was due to be sent", std::nullopt);
   if (!recipient) return fail("no_identity", "the contact has no identity on this channel", std::nullopt);
   const app::RuntimeChannel* channel = set->findById(item.channelId);
-  const auto request = SendRequest::fromJson(item.request);
-  if (!request) return fail("invalid_request", "the stored request cannot be read", std::nullopt);
 
   CallWriter writer(channel->config.graphBaseUrl);
   if (channel->channel->buildSend(outboundView(*request, item.messageId, recipient->externalId, recipient->kind),

@@ -7,7 +7,6 @@
 
 namespace gateway::scheduler {
 
-using storage::Null;
 using storage::Row;
 using storage::Tx;
 using storage::Value;
@@ -35,11 +34,9 @@ Schedule scheduleFrom(const Row& r) {
   return s;
 }
 
-Value opt(const std::optional<std::string>& s) { return s ? Value(*s) : Value(Null{}); }
-
 void save(Tx& tx, const Schedule& s) {
   tx.exec("UPDATE scheduled_messages SET status = ?, message_id = ?, error = ?, updated_at = ? WHERE id = ?",
-          {s.status, opt(s.messageId), opt(s.error), s.updatedAt, s.id});
+          {s.status, storage::nullable(s.messageId), storage::nullable(s.error), s.updatedAt, s.id});
 }
 
 std::int64_t publish(Tx& tx, const Schedule& s, std::int64_t now) {
@@ -74,8 +71,8 @@ std::optional<Schedule> findSchedule(Tx& tx, const std::string& id) {
 void insertSchedule(Tx& tx, const Schedule& s) {
   tx.exec("INSERT INTO scheduled_messages (id, conversation_id, contact_id, send_at, status, request, text, template, "
           "message_id, error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-          {s.id, s.conversationId, s.contactId, s.sendAt, s.status, s.request, opt(s.text), opt(s.templateJson),
-           opt(s.messageId), opt(s.error), s.createdAt, s.updatedAt});
+          {s.id, s.conversationId, s.contactId, s.sendAt, s.status, s.request, storage::nullable(s.text), storage::nullable(s.templateJson),
+           storage::nullable(s.messageId), storage::nullable(s.error), s.createdAt, s.updatedAt});
 }
 
 std::vector<Schedule> listSchedules(Tx& tx, const char* field, const std::string& id, const std::string& status,

@@ -21,6 +21,10 @@ namespace gateway::storage {
 struct Null {};
 using Value = std::variant<Null, std::int64_t, double, std::string>;
 
+// A bound parameter that is NULL when absent.
+inline Value nullable(const std::optional<std::string>& s) { return s ? Value(*s) : Value(Null{}); }
+inline Value nullable(const std::optional<std::int64_t>& v) { return v ? Value(*v) : Value(Null{}); }
+
 class Row {
  public:
   explicit Row(std::vector<Value> values) : values_(std::move(values)) {}
