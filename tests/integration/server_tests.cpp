@@ -142,6 +142,7 @@ TEST(Server, SigtermStopsCleanlyAndFinishesTheRequestInFlight) {
   }
   close(fd);
   EXPECT_THAT(response, HasSubstr("HTTP/1.1 200"));
+  EXPECT_THAT(response, HasSubstr("Connection: close\r\n"));  // stopping: no keep-alive
   EXPECT_EQ(gw.process().waitExit(15s), 0) << gw.process().stderrText();
   EXPECT_EQ(gw.countRows("messages"), 2);  // the message and "Conversation started"
 }

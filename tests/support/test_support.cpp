@@ -231,8 +231,8 @@ std::string makeConfigYaml(const TestConfig& c) {
     return out.str();
   };
   std::ostringstream out;
-  out << "server:\n  listen: \"127.0.0.1:" << c.port << "\"\n  max_body_bytes: " << c.maxBodyBytes
-      << "\napi:\n  tokens: [\"" << kApiToken << "\"]\nstorage:\n  driver: sqlite\n  path: \"" << c.dbPath
+  out << "server:\n  listen: \"127.0.0.1:" << c.port << "\"\n  max_body_bytes: " << c.maxBodyBytes << "\n"
+      << c.serverYaml << "api:\n  tokens: [\"" << kApiToken << "\"]\nstorage:\n  driver: sqlite\n  path: \"" << c.dbPath
       << "\"\nplugins:\n  dir: \"" << c.pluginDir << "\"\nchannels:\n"
       << channel("wa-main", "whatsapp", c.whatsappEnabled, "110220330440551", "wa-verify-token-FAKE-123")
       << channel("fb-main", "messenger", c.messengerEnabled, "104050607080901", "ms-verify-token-FAKE-456")

@@ -105,6 +105,7 @@ void Gateway::start() {
   options.maxThreads = s.maxThreads;
   options.maxQueued = s.maxQueued;
   options.keepAliveTimeoutS = s.keepAliveTimeoutS;
+  options.requestTimeoutS = s.requestTimeoutS;
   options.listenBacklog = s.listenBacklog;
   options.maxBodyBytes = [this] { return channels()->config->server.maxBodyBytes; };
   delivery_->start();

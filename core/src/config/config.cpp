@@ -338,7 +338,7 @@ class Loader {
 
   void loadServer(const YAML::Node& node, const std::string& path, ServerConfig& out) {
     Fields f = fields(node, path, {"listen", "max_body_bytes", "max_threads", "max_queued",
-                                   "keep_alive_timeout_s", "listen_backlog"});
+                                   "keep_alive_timeout_s", "request_timeout_s", "listen_backlog"});
     std::string listen;
     if (readString(f, "listen", listen)) {
       std::string host;
@@ -356,6 +356,7 @@ class Loader {
     readWhole(f, "max_threads", out.maxThreads, 1);
     readWhole(f, "max_queued", out.maxQueued, 1);
     readWhole(f, "keep_alive_timeout_s", out.keepAliveTimeoutS, 1);
+    readWhole(f, "request_timeout_s", out.requestTimeoutS, 1);
     readWhole(f, "listen_backlog", out.listenBacklog, 1);
   }
 

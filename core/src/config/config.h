@@ -18,10 +18,11 @@ struct ServerConfig {
   std::string host = "127.0.0.1";  // an IPv6 address is kept without its brackets
   std::uint16_t port = 8080;
   std::size_t maxBodyBytes = 1048576;
-  // Poco gives each keep-alive connection a thread; size for the expected connections.
+  // Each keep-alive connection holds a thread; size for the expected connections.
   int maxThreads = 1024;
   int maxQueued = 4096;
   int keepAliveTimeoutS = 15;
+  int requestTimeoutS = 30;  // a started request must have arrived whole within this
   int listenBacklog = 1024;
 };
 

@@ -1,21 +1,16 @@
 #include "http/server.h"
 
 #include <sstream>
-#include <thread>
 
 #include <Poco/JSON/Object.h>
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/TCPServer.h>
+#include <Poco/Net/TCPServerParams.h>
 #include <Poco/ThreadPool.h>
 #include <Poco/URI.h>
 
-#include "log/log.h"
+#include "http/connection.h"
 
 namespace gateway::http {
 
@@ -44,11 +39,6 @@ std::string percentDecode(const std::string& s) {
     return s;
   }
   return out;
-}
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 }  // namespace
@@ -138,101 +128,6 @@ std::vector<std::string> Router::routes() const {
   return out;
 }
 
-namespace {
-
-class RequestHandler : public Poco::Net::HTTPRequestHandler {
- public:
-  RequestHandler(const Router& router, Metrics& metrics, const ServerOptions& options)
-      : router_(router), metrics_(metrics), options_(options) {}
-
-  void handleRequest(Poco::Net::HTTPServerRequest& in, Poco::Net::HTTPServerResponse& out) override {
-    const auto started = std::chrono::steady_clock::now();
-    Request request;
-    request.method = in.getMethod();
-    const std::string& uri = in.getURI();
-    const std::size_t q = uri.find('?');
-    request.path = uri.substr(0, q);
-    if (q != std::string::npos) request.query = uri.substr(q + 1);
-    for (const auto& [name, value] : in) request.headers.emplace_back(lower(name), value);
-
-    Router::Match match = router_.match(request.method, request.path);
-    Response response;
-    if (!readBody(in, request.body)) {
-      response = errorResponse(413, "payload_too_large", "request body is larger than server.max_body_bytes");
-      out.setKeepAlive(false);  // the rest of the body is not read: the connection is unusable
-    } else if (match.handler == nullptr) {
-      response = match.pathMatched ? errorResponse(405, "invalid_request", "method not allowed")
-                                   : errorResponse(404, "not_found", "no such route");
-    } else {
-      request.pathParams = std::move(match.params);
-      try {
-        response = (*match.handler)(request);
-      } catch (const std::exception& e) {
-        log::get("http")->error("http.handler_failed route={} error={}", match.name, e.what());
-        response = errorResponse(500, "internal", "internal error");
-      }
-    }
-    send(out, response);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    metrics_
-        .histogram("gateway_http_request_duration_seconds", "HTTP request latency by route",
-                   {{"route", match.name}})
-        .observe(seconds);
-  }
-
- private:
-  // Reads at most the configured limit; false when the body is larger.
-  bool readBody(Poco::Net::HTTPServerRequest& in, std::string& body) {
-    const std::size_t limit = options_.maxBodyBytes();
-    if (in.hasContentLength()) {
-      const auto length = in.getContentLength64();
-      if (length < 0) return true;
-      if (static_cast<std::uint64_t>(length) > limit) return false;
-      body.resize(static_cast<std::size_t>(length));
-      in.stream().read(body.data(), length);
-      body.resize(static_cast<std::size_t>(in.stream().gcount()));
-      return true;
-    }
-    // Chunked or close-delimited: read until the limit is passed.
-    char buffer[16384];
-    std::istream& stream = in.stream();
-    while (stream) {
-      stream.read(buffer, sizeof buffer);
-      body.append(buffer, static_cast<std::size_t>(stream.gcount()));
-      if (body.size() > limit) return false;
-    }
-    return true;
-  }
-
-  static void send(Poco::Net::HTTPServerResponse& out, const Response& response) {
-    out.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(response.status));
-    out.setContentType(response.contentType);
-    for (const auto& [name, value] : response.headers) out.set(name, value);
-    out.setContentLength64(static_cast<Poco::Int64>(response.body.size()));
-    out.send().write(response.body.data(), static_cast<std::streamsize>(response.body.size()));
-  }
-
-  const Router& router_;
-  Metrics& metrics_;
-  const ServerOptions& options_;
-};
-
-class HandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
- public:
-  HandlerFactory(const Router& router, Metrics& metrics, const ServerOptions& options)
-      : router_(router), metrics_(metrics), options_(options) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
-    return new RequestHandler(router_, metrics_, options_);
-  }
-
- private:
-  const Router& router_;
-  Metrics& metrics_;
-  const ServerOptions& options_;
-};
-
-}  // namespace
-
 Server::Server(ServerOptions options, const Router& router, Metrics& metrics)
     : options_(std::move(options)), router_(router), metrics_(metrics) {}
 
@@ -241,40 +136,35 @@ Server::~Server() {
 }
 
 void Server::start() {
-  // Poco serves each keep-alive connection on one thread for its whole life; with fewer
-  // threads than connections some connections are never answered. So: threads sized for
-  // the connections we expect, a bounded queue beyond that, a short keep-alive timeout so
-  // idle connections give their thread back, and a large listen backlog.
   const std::string address = options_.host.find(':') != std::string::npos
                                   ? "[" + options_.host + "]:" + std::to_string(options_.port)
                                   : options_.host + ":" + std::to_string(options_.port);
   Poco::Net::ServerSocket socket(Poco::Net::SocketAddress(address), options_.listenBacklog);
   port_ = socket.address().port();
 
-  auto* params = new Poco::Net::HTTPServerParams;
+  // Each keep-alive connection holds one pooled thread for its whole life; with fewer
+  // threads than connections some connections are never answered. So: threads sized for
+  // the connections we expect, a bounded queue beyond that, a short keep-alive timeout so
+  // idle connections give their thread back, and a large listen backlog.
+  Poco::Net::TCPServerParams::Ptr params = new Poco::Net::TCPServerParams;
   params->setMaxThreads(options_.maxThreads);
   params->setMaxQueued(options_.maxQueued);
-  params->setKeepAlive(true);
-  params->setKeepAliveTimeout(Poco::Timespan(options_.keepAliveTimeoutS, 0));
-  params->setMaxKeepAliveRequests(0);  // unlimited requests per connection
-  params->setTimeout(Poco::Timespan(30, 0));
   params->setThreadIdleTime(Poco::Timespan(10, 0));
 
+  connections_ = std::make_unique<ConnectionRegistry>();
   pool_ = std::make_unique<Poco::ThreadPool>(2, options_.maxThreads, 10, 1024 * 1024);
-  server_ = std::make_unique<Poco::Net::HTTPServer>(new HandlerFactory(router_, metrics_, options_),
-                                                    *pool_, socket, params);
+  server_ = std::make_unique<Poco::Net::TCPServer>(
+      makeConnectionFactory({router_, metrics_, options_, *connections_}), *pool_, socket, params);
   server_->start();
 }
 
 void Server::stop(std::chrono::milliseconds grace) {
   if (!server_) return;
-  // abortCurrent=false: requests being handled complete; idle keep-alive connections close.
-  server_->stopAll(false);
-  const auto deadline = std::chrono::steady_clock::now() + grace;
-  while (server_->currentConnections() > 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  if (server_->currentConnections() > 0) server_->stopAll(true);
+  // Idle keep-alives close first; connections accepted until the acceptor has stopped
+  // (Poco polls it every 250 ms) are closed at once, as are queued ones that never started.
+  connections_->stop();
+  server_->stop();
+  if (!connections_->waitUntilEmpty(std::chrono::steady_clock::now() + grace)) connections_->shutdownAll();
   pool_->joinAll();
   server_.reset();
 }

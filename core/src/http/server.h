@@ -1,5 +1,6 @@
-// The HTTP front: Poco's HTTPServer sized for many keep-alive connections, a small router,
-// the body limit, and one latency histogram per route.
+// The HTTP front: our HTTP/1.1 connection loop (connection.h) on Poco's TCPServer, sized for
+// many keep-alive connections, a small router, the body limit, and one latency histogram
+// per route.
 #pragma once
 
 #include <chrono>
@@ -15,7 +16,7 @@
 #include "http/metrics.h"
 
 namespace Poco::Net {
-class HTTPServer;
+class TCPServer;
 }
 namespace Poco {
 class ThreadPool;
@@ -86,10 +87,13 @@ struct ServerOptions {
   int maxThreads = 1024;
   int maxQueued = 4096;
   int keepAliveTimeoutS = 15;
+  int requestTimeoutS = 30;  // a started request must have arrived whole within this
   int listenBacklog = 1024;
   // Read per request so a SIGHUP can change it.
   std::function<std::size_t()> maxBodyBytes = [] { return std::size_t{1048576}; };
 };
+
+class ConnectionRegistry;
 
 class Server {
  public:
@@ -108,8 +112,9 @@ class Server {
   const Router& router_;
   Metrics& metrics_;
   std::uint16_t port_ = 0;
+  std::unique_ptr<ConnectionRegistry> connections_;
   std::unique_ptr<Poco::ThreadPool> pool_;
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  std::unique_ptr<Poco::Net::TCPServer> server_;
 };
 
 }  // namespace gateway::http

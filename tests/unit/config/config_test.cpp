@@ -56,6 +56,7 @@ TEST(ConfigDefaults, AlmostEmptyConfigGetsEveryDefault) {
   EXPECT_EQ(c.server.maxThreads, 1024);
   EXPECT_EQ(c.server.maxQueued, 4096);
   EXPECT_EQ(c.server.keepAliveTimeoutS, 15);
+  EXPECT_EQ(c.server.requestTimeoutS, 30);
   EXPECT_EQ(c.server.listenBacklog, 1024);
   EXPECT_TRUE(c.api.tokens.empty());
   EXPECT_EQ(c.storage.driver, StorageDriver::kSqlite);
@@ -103,6 +104,7 @@ TEST(ConfigLoad, ReadsEveryKey) {
       "  max_threads: 64\n"
       "  max_queued: 128\n"
       "  keep_alive_timeout_s: 5\n"
+      "  request_timeout_s: 7\n"
       "  listen_backlog: 256\n"
       "api:\n"
       "  tokens: [alpha-token, beta-token]\n"
@@ -143,6 +145,7 @@ TEST(ConfigLoad, ReadsEveryKey) {
   EXPECT_EQ(c.server.maxThreads, 64);
   EXPECT_EQ(c.server.maxQueued, 128);
   EXPECT_EQ(c.server.keepAliveTimeoutS, 5);
+  EXPECT_EQ(c.server.requestTimeoutS, 7);
   EXPECT_EQ(c.server.listenBacklog, 256);
   EXPECT_EQ(c.api.tokens, (std::vector<std::string>{"alpha-token", "beta-token"}));
   EXPECT_EQ(c.storage.driver, StorageDriver::kPostgres);
