@@ -85,6 +85,16 @@ std::vector<Row> Connection::query(const std::string& sql, const std::vector<Val
   return rows;
 }
 
+void Connection::trackWalFrames() {
+  sqlite3_wal_hook(
+      db_,
+      [](void* self, sqlite3*, const char*, int frames) {
+        static_cast<Connection*>(self)->walFrames_ = frames;
+        return SQLITE_OK;
+      },
+      this);
+}
+
 bool Connection::inTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
 
 void Connection::rollbackQuietly() noexcept {

@@ -55,6 +55,11 @@ class Connection {
   void rollbackQuietly() noexcept;
   const std::string& path() const { return path_; }
 
+  // From now on walFrames() tells the WAL's length after this connection's last commit
+  // (replaces SQLite's automatic checkpointing on this connection).
+  void trackWalFrames();
+  int walFrames() const { return walFrames_; }
+
  private:
   sqlite3_stmt* prepare(const std::string& sql);
   std::int64_t run(const std::string& sql, const std::vector<Value>& params, std::vector<Row>* rows);
@@ -66,6 +71,7 @@ class Connection {
   sqlite3* db_ = nullptr;
   std::string path_;
   std::unordered_map<std::string, std::unique_ptr<Statement>> cache_;
+  int walFrames_ = 0;
 };
 
 // The Tx handed to callbacks: statements go straight to the connection, which is already

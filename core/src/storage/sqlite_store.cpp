@@ -83,7 +83,9 @@ struct WriteJob {
 class SqliteStore final : public Store {
  public:
   explicit SqliteStore(const SqliteOptions& options)
-      : path_(options.path), maxBatchJobs_(std::max<std::size_t>(1, options.maxBatchJobs)) {
+      : path_(options.path),
+        maxBatchJobs_(std::max<std::size_t>(1, options.maxBatchJobs)),
+        walRestartFrames_(std::max(1, options.walRestartFrames)) {
     createParentFolder(path_);
     // The writer's connection opens first: it is the one that switches a new file to WAL.
     auto writerDb = std::make_unique<Connection>(path_, Role::kWriter);
@@ -95,6 +97,7 @@ class SqliteStore final : public Store {
     // journal_size_limit: after a burst, the WAL file is cut back when it is reused,
     // instead of keeping its peak size on disk.
     writerDb->execScript("PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;");
+    writerDb->trackWalFrames();
     writer_ = std::thread(&SqliteStore::writerLoop, this, std::move(writerDb));
     notifier_ = std::thread(&SqliteStore::notifyLoop, this);
     checkpointer_ = std::thread(&SqliteStore::checkpointLoop, this, std::make_unique<Connection>(path_, Role::kWriter));
@@ -225,6 +228,21 @@ class SqliteStore final : public Store {
       }
       commitBatch(*db, batch);
       batch.clear();  // drop the callers' closures now, not when the next batch arrives
+      restartLongWal(*db);
+    }
+  }
+
+  // Under steady writes the checkpoint thread never catches up with the writer, so the WAL
+  // would never start over and would grow without end (every append allocating new disk
+  // blocks). Past walRestartFrames_ the writer itself finishes the checkpoint, between
+  // batches: it waits for the frames the checkpoint thread has not copied yet, and its next
+  // commit reuses the WAL from the start.
+  void restartLongWal(Connection& db) {
+    if (db.walFrames() < walRestartFrames_) return;
+    try {
+      db.query("PRAGMA wal_checkpoint(RESTART)", {});
+    } catch (const std::exception&) {
+      // Busy (a reader on an old snapshot): the next batch tries again.
     }
   }
 
@@ -302,6 +320,7 @@ class SqliteStore final : public Store {
 
   const std::string path_;
   const std::size_t maxBatchJobs_;
+  const int walRestartFrames_;
   ReadPool readers_;
 
   std::mutex mutex_;  // guards queue_ and closing_

@@ -102,6 +102,9 @@ struct SqliteOptions {
   std::string path;              // file; its folder is created when missing
   std::size_t maxBatchJobs = 1000;  // cap on jobs per group commit
   int readConnections = 4;
+  // The writer restarts the WAL from its start once it holds this many frames (about 64 MB
+  // of 4 KB pages), so steady writes cannot grow it without end.
+  int walRestartFrames = 16384;
 };
 
 std::unique_ptr<Store> openSqlite(const SqliteOptions& options);

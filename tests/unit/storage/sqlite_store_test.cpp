@@ -149,6 +149,35 @@ TEST_F(SqliteStoreTest, ConcurrentWritersAllLandInFewCommits) {
   EXPECT_GT(after.maxBatch, 1);
 }
 
+TEST_F(SqliteStoreTest, SteadyWritesDoNotGrowTheWalWithoutEnd) {
+  // 64 frames (256 KB) before the WAL starts over; batches of at most 50 jobs of 4 KB.
+  SqliteOptions options;
+  options.path = path_;
+  options.maxBatchJobs = 50;
+  options.walRestartFrames = 64;
+  auto store = openSqlite(options);
+  store->write([](Tx& tx) { tx.exec("CREATE TABLE blobs(id INTEGER PRIMARY KEY, b TEXT NOT NULL)"); }).get();
+  // About 20 MB written back to back from 4 threads: the checkpoint thread alone (every
+  // 250 ms, never blocking the writer) does not catch up with that.
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&store] {
+      std::vector<std::future<void>> futures;
+      for (int i = 0; i < 1250; ++i) {
+        futures.push_back(store->write([](Tx& tx) { tx.exec("INSERT INTO blobs(b) VALUES(?)", {std::string(4000, 'b')}); }));
+      }
+      for (auto& f : futures) f.get();
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  // The WAL file keeps its largest size until it is cut back: that is the peak.
+  const auto walBytes = std::filesystem::file_size(path_ + "-wal");
+  EXPECT_LT(walBytes, 2u << 20) << "WAL grew to " << walBytes << " bytes";
+  std::int64_t rows = 0;
+  store->read([&](Tx& tx) { rows = tx.queryOne("SELECT COUNT(*) FROM blobs")->getInt(0); });
+  EXPECT_EQ(rows, 5000);
+}
+
 TEST_F(SqliteStoreTest, QueuedJobsShareCommitsUpToTheCap) {
   auto store = openWithItems(/*maxBatchJobs=*/50);
   const auto before = store->stats();
