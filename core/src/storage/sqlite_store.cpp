@@ -240,9 +240,15 @@ class SqliteStore final : public Store {
   void restartLongWal(Connection& db) {
     if (db.walFrames() < walRestartFrames_) return;
     try {
+      // No waiting: while the checkpoint thread is copying, or a reader is still on an old
+      // snapshot, it answers "busy" at once and a later batch tries again; the callers'
+      // next batch matters more.
+      db.execScript("PRAGMA busy_timeout=0");
       db.query("PRAGMA wal_checkpoint(RESTART)", {});
+      db.execScript("PRAGMA busy_timeout=5000");  // as every connection has it
     } catch (const std::exception&) {
-      // Busy (a reader on an old snapshot): the next batch tries again.
+      // An I/O error: the next commit will meet it too, and fail its callers with it.
+      db.execScript("PRAGMA busy_timeout=5000");
     }
   }
 
