@@ -20,6 +20,22 @@ std::optional<http::Response> parseBody(const http::Request& request, rapidjson:
   return std::nullopt;
 }
 
+// A body whose only field is `name`, a string (non-empty unless allowEmpty); `wrongValue`
+// says what it must be. An error response for any other field, a wrong value, or none.
+std::optional<http::Response> readOnlyStringField(const rapidjson::Document& body, const std::string& name,
+                                                  bool allowEmpty, const std::string& wrongValue, std::string& out) {
+  bool seen = false;
+  for (const auto& member : body.GetObject()) {
+    const std::string key(member.name.GetString(), member.name.GetStringLength());
+    if (key != name) return invalid("unknown field " + key + " (expected " + name + ")");
+    if (!member.value.IsString() || (!allowEmpty && member.value.GetStringLength() == 0)) return invalid(wrongValue);
+    out.assign(member.value.GetString(), member.value.GetStringLength());
+    seen = true;
+  }
+  if (!seen) return invalid(name + " is required");
+  return std::nullopt;
+}
+
 }  // namespace
 
 ProfileHandler::ProfileHandler(std::function<app::ChannelSetPtr()> channels, storage::Store& store,
@@ -82,15 +98,7 @@ http::Response ProfileHandler::mergeContacts(http::Request& request) {
   rapidjson::Document body;
   if (auto bad = parseBody(request, body)) return *bad;
   std::string from;
-  for (const auto& member : body.GetObject()) {
-    const std::string key(member.name.GetString(), member.name.GetStringLength());
-    if (key != "from") return invalid("unknown field " + key + " (expected from)");
-    if (!member.value.IsString() || member.value.GetStringLength() == 0) {
-      return invalid("from must be the id of another contact");
-    }
-    from.assign(member.value.GetString(), member.value.GetStringLength());
-  }
-  if (from.empty()) return invalid("from is required");
+  if (auto bad = readOnlyStringField(body, "from", false, "from must be the id of another contact", from)) return *bad;
   const app::ChannelSetPtr set = channels_();
   const std::int64_t now = util::nowMs();
   return commit(store_, feed_, 200, "contact",
@@ -114,15 +122,7 @@ http::Response ProfileHandler::addNote(http::Request& request) {
   rapidjson::Document body;
   if (auto bad = parseBody(request, body)) return *bad;
   std::string text;
-  bool seen = false;
-  for (const auto& member : body.GetObject()) {
-    const std::string key(member.name.GetString(), member.name.GetStringLength());
-    if (key != "text") return invalid("unknown field " + key + " (expected text)");
-    if (!member.value.IsString()) return invalid("text must be a string");
-    text.assign(member.value.GetString(), member.value.GetStringLength());
-    seen = true;
-  }
-  if (!seen) return invalid("text is required");
+  if (auto bad = readOnlyStringField(body, "text", true, "text must be a string", text)) return *bad;
   if (text.find_first_not_of(" \t\r\n") == std::string::npos) return invalid("text must not be empty");
   if (text.size() > kMaxNoteBytes) return invalid("text must be at most " + std::to_string(kMaxNoteBytes) + " bytes");
   const std::int64_t now = util::nowMs();
