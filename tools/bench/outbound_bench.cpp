@@ -83,13 +83,15 @@
 #include <openssl/hmac.h>
 #include <sqlite3.h>
 
+#include "bench_util.h"
+
 namespace {
+
+using bench::jsonEscape;
+using bench::nowNs;
 
 using Clock = std::chrono::steady_clock;
 
-int64_t nowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
-}
 int64_t epochMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -183,23 +185,15 @@ Output: progress on stderr; a human summary, then one JSON line starting with '{
 }
 
 double parseDouble(const std::string& name, const char* v, double lo, double hi) {
-  char* end = nullptr;
-  errno = 0;
-  const double d = std::strtod(v, &end);
-  if (errno != 0 || end == v || *end != '\0' || !(d >= lo && d <= hi)) {
-    die(name + " wants a number in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got '" + v + "'");
-  }
-  return d;
+  const auto d = bench::numberIn(v, lo, hi);
+  if (!d) die(name + " wants a number in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got '" + v + "'");
+  return *d;
 }
 
 int64_t parseInt(const std::string& name, const char* v, int64_t lo, int64_t hi) {
-  char* end = nullptr;
-  errno = 0;
-  const long long n = std::strtoll(v, &end, 10);
-  if (errno != 0 || end == v || *end != '\0' || n < lo || n > hi) {
-    die(name + " wants an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got '" + v + "'");
-  }
-  return n;
+  const auto n = bench::integerIn(v, lo, hi);
+  if (!n) die(name + " wants an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got '" + v + "'");
+  return *n;
 }
 
 Options parseArgs(int argc, char** argv) {
@@ -266,22 +260,6 @@ void appendU64(std::string& s, uint64_t v) {
   s.append(buf, static_cast<std::size_t>(n));
 }
 
-std::string jsonEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char b[8];
-      std::snprintf(b, sizeof b, "\\u%04x", static_cast<unsigned>(c));
-      out += b;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
 
 std::string hubSignature(const std::string& secret, const std::string& body) {
   unsigned char digest[EVP_MAX_MD_SIZE];

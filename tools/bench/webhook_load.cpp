@@ -60,13 +60,15 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "bench_util.h"
+
 namespace {
+
+using bench::jsonEscape;
+using bench::nowNs;
 
 using Clock = std::chrono::steady_clock;
 
-int64_t nowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
-}
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -135,26 +137,22 @@ bool isLoopbackHost(const std::string& host) {
 }
 
 double parseDouble(const std::string& name, const char* v, double lo, double hi) {
-  char* end = nullptr;
-  errno = 0;
-  const double d = std::strtod(v, &end);
-  if (errno != 0 || end == v || *end != '\0' || !(d >= lo && d <= hi)) {
+  const auto d = bench::numberIn(v, lo, hi);
+  if (!d) {
     std::fprintf(stderr, "webhook_load: %s wants a number in [%g, %g], got '%s'\n", name.c_str(), lo, hi, v);
     std::exit(2);
   }
-  return d;
+  return *d;
 }
 
 int64_t parseInt(const std::string& name, const char* v, int64_t lo, int64_t hi) {
-  char* end = nullptr;
-  errno = 0;
-  const long long n = std::strtoll(v, &end, 10);
-  if (errno != 0 || end == v || *end != '\0' || n < lo || n > hi) {
+  const auto n = bench::integerIn(v, lo, hi);
+  if (!n) {
     std::fprintf(stderr, "webhook_load: %s wants an integer in [%" PRId64 ", %" PRId64 "], got '%s'\n",
                  name.c_str(), lo, hi, v);
     std::exit(2);
   }
-  return n;
+  return *n;
 }
 
 Options parseArgs(int argc, char** argv) {
@@ -977,22 +975,6 @@ double cpuSeconds() {
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-std::string jsonEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
 
 }  // namespace
 
