@@ -300,6 +300,25 @@ TEST_F(Outbound, RulesAreCheckedAgainWhenTheMessageIsDue) {
   EXPECT_EQ(graph.count(), 1u);
 }
 
+// Blocked between two attempts: the retry is refused with the rule's code, not sent.
+TEST_F(Outbound, BlockingAContactStopsItsQueuedRetry) {
+  gt::TestConfig c;
+  c.extraYaml = "delivery:\n  retry_base_ms: 1500\n  request_timeout_ms: 700\n";
+  start(c);
+  graph.script("", {{500, "{}"}});
+  const std::string conversation = conversationFor("whatsapp", "15550100314");
+  const std::string id = sendText(conversation, "x");
+  ASSERT_TRUE(gt::waitFor([&] { return graph.count() == 1; }, 5s));
+  const std::string contact =
+      str(parse(gw->get("/v1/conversations/" + conversation).body)->getObject("conversation"), "contact_id");
+  auto headers = gt::authHeader();
+  headers["Content-Type"] = "application/json";
+  ASSERT_EQ(gt::httpRequest(gw->port(), "PATCH", "/v1/contacts/" + contact, headers, R"({"blocked":true})").status, 200);
+  ASSERT_TRUE(waitStatus(id, "failed", 10s));
+  EXPECT_EQ(str(message(id)->getObject("error"), "code"), "contact_blocked");
+  EXPECT_EQ(graph.count(), 1u);
+}
+
 TEST_F(Outbound, AcceptedMessagesSurviveAKillAndAreSentAfterTheRestart) {
   gt::TestConfig c;
   c.rateLimitMps = 5;

@@ -130,14 +130,15 @@ void DeliveryEngine::dispatchLoop() {
     }
     std::optional<std::int64_t> due;
     try {
-      const config::DeliveryConfig cfg = channels_()->config->delivery;
+      const app::ChannelSetPtr set = channels_();
+      const config::DeliveryConfig cfg = set->config->delivery;
       std::vector<OutboxItem> claimed;
       commit([&](storage::Tx& tx) {
         const std::int64_t now = util::nowMs();
         expireLeases(tx, now);
         retryUnknown(tx, now, cfg.unknownGraceS * 1000);
         std::int64_t seq = 0;
-        if (free > 0) claimed = claimDue(tx, now, cfg.requestTimeoutMs + 30000, free, seq);
+        if (free > 0) claimed = claimDue(tx, *set, now, cfg.requestTimeoutMs + 30000, free, seq);
         due = nextDue(tx);
         return seq;
       });
@@ -208,27 +209,20 @@ void DeliveryEngine::deliver(const OutboxItem& item) {
   const auto request = SendRequest::fromJson(item.request);
   if (!request) return fail("invalid_request", "the stored request cannot be read", std::nullopt);
 
-  // The rules again, as of now: an admin may have disabled the channel or blocked the
-  // contact since the message was accepted.
-  std::optional<crm::Identity> recipient;
-  const char* refusal = nullptr;
-  store_.read([&](storage::Tx& tx) {
-    const auto conversation = crm::findConversation(tx, item.conversationId);
-    if (!conversation) {
-      refusal = "not_found";
-      return;
-    }
-    const auto contact = crm::findContact(tx, conversation->contactId);
-    refusal = crm::sendRefusal(*set, *conversation, contact && contact->blocked, request->templateJson.has_value(),
-                               request->tag.has_value(), util::nowMs());
-    recipient = recipientOf(tx, *set, *conversation);
-  });
-  if (refusal != nullptr) return fail(refusal, "refused when it was due to be sent", std::nullopt);
-  if (!recipient) return fail("no_identity", "the contact has no identity on this channel", std::nullopt);
+  // The rules again, as of the claim just before this call: an admin may have disabled
+  // the channel or blocked the contact since the message was accepted.
+  if (!item.conversation) return fail("not_found", "refused when it was due to be sent", std::nullopt);
+  if (const char* refusal = crm::sendRefusal(*set, *item.conversation, item.contactBlocked,
+                                             request->templateJson.has_value(), request->tag.has_value(),
+                                             util::nowMs())) {
+    return fail(refusal, "refused when it was due to be sent", std::nullopt);
+  }
+  if (!item.recipient) return fail("no_identity", "the contact has no identity on this channel", std::nullopt);
+  const crm::Identity& recipient = *item.recipient;
   const app::RuntimeChannel* channel = set->findById(item.channelId);
 
   CallWriter writer(channel->config.graphBaseUrl);
-  if (channel->channel->buildSend(outboundView(*request, item.messageId, recipient->externalId, recipient->kind),
+  if (channel->channel->buildSend(outboundView(*request, item.messageId, recipient.externalId, recipient.kind),
                                   writer) != api::Outcome::kOk) {
     return fail("unsupported_content", "the channel cannot build this message", std::nullopt);
   }

@@ -61,8 +61,17 @@ constexpr const char* kOutboxColumns =
     "message_id, seq, conversation_id, channel_id, state, attempts, next_attempt_at, accepted_at, request";
 
 OutboxItem itemFrom(const Row& r) {
-  return OutboxItem{r.getText(0), r.getInt(1), r.getText(2), r.getText(3), r.getText(4),
-                    static_cast<int>(r.getInt(5)), r.getInt(6), r.getInt(7), r.getText(8)};
+  OutboxItem item;
+  item.messageId = r.getText(0);
+  item.seq = r.getInt(1);
+  item.conversationId = r.getText(2);
+  item.channelId = r.getText(3);
+  item.state = r.getText(4);
+  item.attempts = static_cast<int>(r.getInt(5));
+  item.nextAttemptAt = r.getInt(6);
+  item.acceptedAt = r.getInt(7);
+  item.request = r.getText(8);
+  return item;
 }
 
 }  // namespace
@@ -176,8 +185,8 @@ Accepted acceptSend(Tx& tx, const app::ChannelSet& channels, const std::string& 
                     idempotencyKey, now);
 }
 
-std::vector<OutboxItem> claimDue(Tx& tx, std::int64_t now, std::int64_t leaseMs, int limit,
-                                 std::int64_t& lastEventSeq) {
+std::vector<OutboxItem> claimDue(Tx& tx, const app::ChannelSet& channels, std::int64_t now, std::int64_t leaseMs,
+                                 int limit, std::int64_t& lastEventSeq) {
   // The NOT EXISTS keeps a conversation's later messages back while an earlier one is
   // unfinished (pending retry, in flight or of unknown outcome).
   const auto rows = tx.query(
@@ -194,6 +203,12 @@ std::vector<OutboxItem> claimDue(Tx& tx, std::int64_t now, std::int64_t leaseMs,
     item.attempts += 1;
     if (auto m = crm::findMessage(tx, item.messageId)) {
       if (const std::int64_t seq = crm::advanceStatus(tx, *m, "sending", std::nullopt, now)) lastEventSeq = seq;
+    }
+    item.conversation = crm::findConversation(tx, item.conversationId);
+    if (item.conversation) {
+      const auto contact = crm::findContact(tx, item.conversation->contactId);
+      item.contactBlocked = contact && contact->blocked;
+      item.recipient = recipientOf(tx, channels, *item.conversation);
     }
     items.push_back(std::move(item));
   }

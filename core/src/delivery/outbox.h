@@ -60,13 +60,21 @@ struct OutboxItem {
   std::int64_t nextAttemptAt = 0;
   std::int64_t acceptedAt = 0;
   std::string request;
+  // What the send rules and the recipient need, read when the item was claimed (moments
+  // before the call), so the worker checks the rules again without a read transaction of
+  // its own. Unset conversation: it is gone.
+  std::optional<crm::Conversation> conversation;
+  bool contactBlocked = false;
+  std::optional<crm::Identity> recipient;
 };
 
 // Claims up to limit sendable items: due, and each the oldest unfinished one of its
 // conversation (so a conversation's messages reach the platform in accepted order).
-// Marks them inflight with a lease and their messages `sending`.
-std::vector<OutboxItem> claimDue(storage::Tx& tx, std::int64_t now, std::int64_t leaseMs, int limit,
-                                 std::int64_t& lastEventSeq);
+// Marks them inflight with a lease and their messages `sending`, and reads for each its
+// conversation, whether the contact is blocked and the recipient identity (in the writer,
+// whose page cache is warm; a reader's cache starts cold after every commit).
+std::vector<OutboxItem> claimDue(storage::Tx& tx, const app::ChannelSet& channels, std::int64_t now,
+                                 std::int64_t leaseMs, int limit, std::int64_t& lastEventSeq);
 // Inflight items whose lease ran out (the process died mid-send): their outcome is unknown.
 int expireLeases(storage::Tx& tx, std::int64_t now);
 // Unknown outcomes not reconciled within the grace: send again.
