@@ -55,11 +55,8 @@ http::Response SendHandler::sendMessage(http::Request& request) {
     key = k;
   }
   const app::ChannelSetPtr set = channels_();
-  // Checks on this thread against a read snapshot; the writer only inserts.
-  delivery::PreparedSend prepared;
-  store_.read([&](storage::Tx& tx) { prepared = delivery::prepareSend(tx, *set, id, *body, util::nowMs()); });
   delivery::Accepted accepted;
-  store_.write([&](storage::Tx& tx) { accepted = delivery::commitSend(tx, prepared, id, key, util::nowMs()); }).get();
+  store_.write([&](storage::Tx& tx) { accepted = delivery::acceptSend(tx, *set, id, *body, key, util::nowMs()); }).get();
   if (!accepted.message) return http::errorResponse(accepted.httpStatus, accepted.errorCode, accepted.errorMessage);
   if (accepted.lastEventSeq > 0) feed_.published(accepted.lastEventSeq);
   if (!accepted.replayed) wakeDelivery_();

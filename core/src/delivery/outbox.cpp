@@ -87,6 +87,15 @@ std::optional<crm::Identity> recipientOf(Tx& tx, const app::ChannelSet& channels
   return any;
 }
 
+namespace {
+
+// A send checked against the rules and ready to be queued, or its refusal.
+struct PreparedSend {
+  std::optional<crm::Message> message;  // status queued; unset when refused
+  std::string request;                  // SendRequest JSON for the outbox
+  Accepted refusal;                     // httpStatus/errorCode when refused
+};
+
 PreparedSend prepareSend(Tx& tx, const app::ChannelSet& channels, const std::string& conversationId,
                          SendRequest request, std::int64_t now) {
   PreparedSend prepared;
@@ -178,6 +187,8 @@ Accepted commitSend(Tx& tx, PreparedSend prepared, const std::string& conversati
   a.message = std::move(m);
   return a;
 }
+
+}  // namespace
 
 Accepted acceptSend(Tx& tx, const app::ChannelSet& channels, const std::string& conversationId,
                     SendRequest request, const std::optional<std::string>& idempotencyKey, std::int64_t now) {
