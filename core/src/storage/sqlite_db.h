@@ -37,7 +37,8 @@ class Connection {
  public:
   // Opens (creating the file) and applies the PRAGMAs every connection needs; a kReader
   // connection is also query_only, so a read() callback cannot write by mistake.
-  Connection(const std::string& path, Role role);
+  // vfs: a registered VFS name, or null for SQLite's default.
+  Connection(const std::string& path, Role role, const char* vfs = nullptr);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

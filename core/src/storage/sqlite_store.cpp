@@ -15,6 +15,7 @@
 #include "storage/migrations.h"
 #include "storage/sqlite_db.h"
 #include "storage/store.h"
+#include "storage/wal_vfs.h"
 
 namespace gateway::storage {
 
@@ -88,7 +89,8 @@ class SqliteStore final : public Store {
         walRestartFrames_(std::max(1, options.walRestartFrames)) {
     createParentFolder(path_);
     // The writer's connection opens first: it is the one that switches a new file to WAL.
-    auto writerDb = std::make_unique<Connection>(path_, Role::kWriter);
+    // Its VFS writes a commit's WAL frames with one call (see wal_vfs.h).
+    auto writerDb = std::make_unique<Connection>(path_, Role::kWriter, walVfs_.name());
     for (int i = 0; i < std::max(1, options.readConnections); ++i) {
       readers_.add(std::make_unique<Connection>(path_, Role::kReader));
     }
@@ -325,6 +327,7 @@ class SqliteStore final : public Store {
 
 
   const std::string path_;
+  sqlite::WalVfs walVfs_;  // declared before the threads: it must outlive the writer's connection
   const std::size_t maxBatchJobs_;
   const int walRestartFrames_;
   ReadPool readers_;
