@@ -1215,6 +1215,22 @@ std::string httpGet(int port, const std::string& path, const std::string& token,
   return body.str();
 }
 
+// The store's writer counters from /metrics: commits and write jobs so far.
+struct StoreCounters {
+  double commits = 0;
+  double jobs = 0;
+};
+
+StoreCounters storeCounters(int port, const std::string& token) {
+  int status = 0;
+  const std::string body = httpGet(port, "/metrics", token, status);
+  auto value = [&](const std::string& name) {
+    const std::size_t at = body.find("\n" + name + " ");
+    return at == std::string::npos ? 0.0 : std::strtod(body.c_str() + at + name.size() + 2, nullptr);
+  };
+  return StoreCounters{value("gateway_store_commits_total"), value("gateway_store_write_jobs_total")};
+}
+
 std::vector<Conversation> openConversations(const Options& o, int port) {
   const int64_t t0 = nowNs();
   HttpLoad load(port, std::min(o.conversations, 32), static_cast<int64_t>(30e9));
@@ -1410,6 +1426,7 @@ int runSends(const Options& o) {
   say("submitting %zu sends over %zu conversations on %d connections", n, convs.size(), o.connections);
   HttpLoad load(port, o.connections, static_cast<int64_t>(30e9));
   const ThreadTicks ticks0 = threadTicks(pid);
+  const StoreCounters store0 = storeCounters(port, o.token);
   StateSampler writerStates(pid, "sqlite-writer");
   const double gwCpu0 = pid > 0 ? processCpuSeconds(pid) : 0;
   const double cpu0 = cpuSecondsSelf();
@@ -1465,6 +1482,10 @@ int runSends(const Options& o) {
     outboxLeft = db.one("SELECT COUNT(*) FROM outbox");
   }
   const int64_t walBytes = o.db.empty() ? 0 : fileSize(o.db + "-wal");
+  // Writer jobs and commits per send, from the start of the submissions until all were sent.
+  const StoreCounters store1 = storeCounters(port, o.token);
+  const double jobsPerSend = accepted ? (store1.jobs - store0.jobs) / static_cast<double>(accepted) : 0;
+  const double commitsPerSend = accepted ? (store1.commits - store0.commits) / static_cast<double>(accepted) : 0;
   // Through the API: a sample of the accepted messages.
   uint64_t apiChecked = 0, apiSent = 0;
   for (std::size_t i = 0; i < n && apiChecked < 100; i += std::max<std::size_t>(1, n / 100)) {
@@ -1531,6 +1552,7 @@ int runSends(const Options& o) {
     std::printf("  database: all `sent` %.2f s after the first 202 = %.0f/s; outbound statuses: %s; outbox rows left %" PRId64
                 "; WAL %.0f MB\n", dbS, dbRate, countsText(dbStatus).c_str(), outboxLeft, static_cast<double>(walBytes) / 1e6);
   }
+  std::printf("  store writer: %.2f write jobs and %.2f commits per send\n", jobsPerSend, commitsPerSend);
   std::printf("  API sample: %" PRIu64 " of %" PRIu64 " GET /v1/messages/{id} show status sent\n", apiSent, apiChecked);
   std::printf("  202 -> fake Graph latency ms: %s\n", statsText(e2e).c_str());
   std::printf("  fake Graph: %" PRIu64 " requests, %" PRIu64 " distinct messages, %" PRIu64 " duplicates, %" PRIu64
@@ -1560,7 +1582,8 @@ int runSends(const Options& o) {
     << ",\"accept_rps\":" << acceptRate << ",\"accept_latency_ms\":" << statsJson(acc)
     << ",\"delivered\":" << graph.marked() << ",\"deliver_s\":" << deliverS << ",\"sends_per_s\":" << deliverRate
     << ",\"drain_after_last_accept_s\":" << drainS << ",\"db_all_sent_s\":" << dbS << ",\"db_sent_per_s\":" << dbRate
-    << ",\"db_status\":" << countsJson(dbStatus) << ",\"outbox_left\":" << outboxLeft << ",\"wal_bytes\":" << walBytes << ",\"api_checked\":" << apiChecked
+    << ",\"db_status\":" << countsJson(dbStatus) << ",\"outbox_left\":" << outboxLeft << ",\"wal_bytes\":" << walBytes
+    << ",\"writer_jobs_per_send\":" << jobsPerSend << ",\"writer_commits_per_send\":" << commitsPerSend << ",\"api_checked\":" << apiChecked
     << ",\"api_sent\":" << apiSent << ",\"accept_to_graph_ms\":" << statsJson(e2e)
     << ",\"graph_requests\":" << graph.requests() << ",\"distinct\":" << tally.distinctMarked
     << ",\"duplicates\":" << tally.duplicates << ",\"distinct_bodies\":" << tally.distinctBodies
