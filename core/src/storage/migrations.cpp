@@ -14,7 +14,8 @@ const std::vector<Migration>& sqliteMigrations() {
       // (version 3 was reserved and not needed)
       {4, "outbound", schema::kOutbound},
       {5, "parked_expiry", schema::kParkedExpiry},
-      // {6, "name", "CREATE TABLE ...;"},  <- the next step goes here
+      {6, "events_plain_rowid", schema::kEventsPlainRowid},
+      // {7, "name", "CREATE TABLE ...;"},  <- the next step goes here
   };
   return kSteps;
 }

@@ -71,4 +71,15 @@ constexpr const char* kParkedExpiry = R"sql(
 CREATE INDEX parked_statuses_age ON parked_statuses (occurred_at);
 )sql";
 
+// v6: events without AUTOINCREMENT. It kept a row in sqlite_sequence up to date on every
+// event insert (three per send); without it the next seq is max(seq) + 1, the same as long
+// as the newest event is never deleted, and nothing deletes events. The upgrade copies the
+// feed once, at the first start of this version.
+constexpr const char* kEventsPlainRowid = R"sql(
+CREATE TABLE events_v6 (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, at INTEGER NOT NULL, data TEXT NOT NULL);
+INSERT INTO events_v6 (seq, type, at, data) SELECT seq, type, at, data FROM events ORDER BY seq;
+DROP TABLE events;
+ALTER TABLE events_v6 RENAME TO events;
+)sql";
+
 }  // namespace gateway::storage::schema

@@ -96,5 +96,26 @@ TEST(SqliteMigrationsTest, VersionsStrictlyIncreaseFromOne) {
   for (std::size_t i = 1; i < steps.size(); ++i) EXPECT_GT(steps[i].version, steps[i - 1].version);
 }
 
+// Version 6 rebuilds the events table without AUTOINCREMENT: the feed keeps every event,
+// its seq and its order, and the next event continues after the newest.
+TEST(SqliteMigrationsTest, EventsLoseAutoincrementAndKeepTheirSeqs) {
+  testing::TempDir dir;
+  Connection db(dir.path() + "/e.db", Role::kWriter);
+  std::vector<Migration> upToFive;
+  for (const Migration& m : sqliteMigrations()) {
+    if (m.version <= 5) upToFive.push_back(m);
+  }
+  applyMigrations(db, upToFive);
+  for (int i = 0; i < 3; ++i) db.exec("INSERT INTO events (type, at, data) VALUES ('t', 1, '{}')", {});
+  db.exec("DELETE FROM events WHERE seq = 2", {});
+  applyMigrations(db, sqliteMigrations());
+  const std::string sql = db.query("SELECT sql FROM sqlite_master WHERE name = 'events'", {}).at(0).getText(0);
+  EXPECT_EQ(sql.find("AUTOINCREMENT"), std::string::npos) << sql;
+  std::vector<std::int64_t> seqs;
+  for (const Row& r : db.query("SELECT seq FROM events ORDER BY seq", {})) seqs.push_back(r.getInt(0));
+  EXPECT_EQ(seqs, (std::vector<std::int64_t>{1, 3}));
+  EXPECT_EQ(db.query("INSERT INTO events (type, at, data) VALUES ('t', 2, '{}') RETURNING seq", {}).at(0).getInt(0), 4);
+}
+
 }  // namespace
 }  // namespace gateway::storage
