@@ -110,10 +110,7 @@ http::Response WebhookHandler::receive(http::Request& request) {
       .get();
   if (lastEventSeq > 0) feed_.published(lastEventSeq);
 
-  metrics_
-      .counter("gateway_webhooks_received_total", "Signed webhook requests accepted, by channel",
-               {{"channel", signer->config.id}})
-      .inc();
+  receivedCounter(signer->config.id).inc();
   if (!keepReason.empty()) {
     metrics_
         .counter("gateway_webhooks_unusable_total", "Signed webhooks kept raw because (part of) them could not be used",
@@ -122,6 +119,19 @@ http::Response WebhookHandler::receive(http::Request& request) {
     log::get("webhook")->warn("webhook.kept_raw type={} channel={} reason={}", type, signer->config.id, keepReason);
   }
   return http::Response::text(200, "EVENT_RECEIVED");
+}
+
+http::Counter& WebhookHandler::receivedCounter(const std::string& channelId) {
+  {
+    std::shared_lock<std::shared_mutex> lock(receivedMutex_);
+    const auto found = received_.find(channelId);
+    if (found != received_.end()) return *found->second;
+  }
+  http::Counter& counter = metrics_.counter("gateway_webhooks_received_total",
+                                            "Signed webhook requests accepted, by channel", {{"channel", channelId}});
+  std::unique_lock<std::shared_mutex> lock(receivedMutex_);
+  received_.emplace(channelId, &counter);
+  return counter;
 }
 
 std::string WebhookHandler::parse(const app::RuntimeChannel& signer, const std::string& body,

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <functional>
+#include <shared_mutex>
 #include <string>
+#include <unordered_map>
 
 #include "app/channels.h"
 #include "crm/event_feed.h"
@@ -34,6 +36,10 @@ class WebhookHandler {
 
  private:
   void countRejected(const std::string& type, const std::string& reason);
+  // The accepted-webhooks counter of a channel, resolved once per channel id: looking it up
+  // in Metrics takes the registry's mutex and renders the labels, on every request. (Ids
+  // outlive a SIGHUP's new ChannelSet, and Metrics never drops a counter.)
+  http::Counter& receivedCounter(const std::string& channelId);
   // The plugin's parse of a verified body into collector; returns why it is unusable, or "".
   static std::string parse(const app::RuntimeChannel& signer, const std::string& body,
                            inbound::EventCollector& collector);
@@ -46,6 +52,8 @@ class WebhookHandler {
   http::Metrics& metrics_;
   const plugins::PluginRegistry& registry_;
   crm::EventFeed& feed_;
+  std::shared_mutex receivedMutex_;
+  std::unordered_map<std::string, http::Counter*> received_;
 };
 
 }  // namespace gateway::webhooks
