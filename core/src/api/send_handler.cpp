@@ -20,6 +20,20 @@ http::Response notFound(const std::string& what, const std::string& id) {
   return http::errorResponse(404, "not_found", "no " + what + " with id " + id);
 }
 
+bool hasIdentityOn(const std::vector<crm::Identity>& identities, const std::string& channelId) {
+  return std::any_of(identities.begin(), identities.end(),
+                     [&](const crm::Identity& i) { return i.channelId == channelId; });
+}
+
+// The platforms' rule for a new conversation: the person wrote to this channel before (we
+// have their id on it), or the channel reaches people by phone number (WhatsApp) and the
+// contact has one. Null when it may start, else why not.
+const char* startRefusal(const app::RuntimeChannel& channel, const crm::Contact& contact, bool hasIdentity) {
+  if (hasIdentity) return nullptr;
+  if (channel.traits->canStartFromPhone) return contact.phone ? nullptr : "the contact has no phone number";
+  return "the person has to write to this channel first";
+}
+
 }  // namespace
 
 SendHandler::SendHandler(std::function<app::ChannelSetPtr()> channels, storage::Store& store, crm::EventFeed& feed,
@@ -170,10 +184,7 @@ http::Response SendHandler::availableChannels(http::Request& request) {
     for (const app::RuntimeChannel& c : set->channels) {
       const bool open = std::any_of(conversations.begin(), conversations.end(),
                                     [&](const crm::Conversation& v) { return v.channelId == c.config.id; });
-      const bool reachable = (c.traits->canStartFromPhone && contact->phone) ||
-                             std::any_of(identities.begin(), identities.end(),
-                                         [&](const crm::Identity& i) { return i.channelId == c.config.id; });
-      if (open || !reachable) continue;
+      if (open || startRefusal(c, *contact, hasIdentityOn(identities, c.config.id)) != nullptr) continue;
       w.startObject().field("id", c.config.id).field("type", c.config.type).field("enabled", c.config.enabled).endObject();
     }
     w.endArray().endObject();
@@ -205,17 +216,12 @@ http::Response SendHandler::startConversation(http::Request& request) {
       return;
     }
     const std::int64_t now = util::nowMs();
-    const auto identities = crm::identitiesOf(tx, id);
-    const bool hasIdentity = std::any_of(identities.begin(), identities.end(),
-                                         [&](const crm::Identity& i) { return i.channelId == channelId; });
+    const bool hasIdentity = hasIdentityOn(crm::identitiesOf(tx, id), channelId);
+    if (const char* refusal = startRefusal(*channel, *contact, hasIdentity)) {
+      response = http::errorResponse(409, "no_identity", refusal);
+      return;
+    }
     if (!hasIdentity) {
-      if (!channel->traits->canStartFromPhone || !contact->phone) {
-        response = http::errorResponse(409, "no_identity",
-                                       channel->traits->canStartFromPhone
-                                           ? "the contact has no phone number"
-                                           : "the person has to write to this channel first");
-        return;
-      }
       // WhatsApp addresses a person by their number: the phone without '+'.
       const std::string waId = contact->phone->substr(contact->phone->front() == '+' ? 1 : 0);
       if (!crm::insertIdentity(tx, id, crm::Identity{channelId, channel->traits->userIdKind, waId}, now)) {
