@@ -247,18 +247,18 @@ void recordInbound(Tx& tx, const std::string& conversationId, std::int64_t at) {
 }
 
 bool insertMessage(Tx& tx, Message& m) {
-  const auto inserted = tx.queryOne(
+  const auto inserted = tx.insert(
       "INSERT INTO messages (id, conversation_id, contact_id, channel_id, direction, kind, type, text, "
       "attachments, external_id, reply_to, reply_to_external_id, status, error, occurred_at, created_at, "
       "updated_at, edited, deleted, suppressed, raw_type, raw, extra) "
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-      "ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING seq",
+      "ON CONFLICT (channel_id, external_id) DO NOTHING",
       {m.id, m.conversationId, m.contactId, m.channelId, m.direction, m.kind, m.type, storage::nullable(m.text),
        m.attachments, storage::nullable(m.externalId), storage::nullable(m.replyTo), storage::nullable(m.replyToExternalId), m.status, storage::nullable(m.error),
        m.occurredAt, m.createdAt, m.updatedAt, flag(m.edited), flag(m.deleted), flag(m.suppressed),
        storage::nullable(m.rawType), storage::nullable(m.raw), m.extra});
   if (!inserted) return false;
-  m.seq = inserted->getInt(0);
+  m.seq = *inserted;
   return true;
 }
 
@@ -346,8 +346,7 @@ std::int64_t expireParkedStatuses(Tx& tx, std::int64_t before) {
 }
 
 std::int64_t appendEvent(Tx& tx, const std::string& type, std::int64_t at, const std::string& dataJson) {
-  return tx.queryOne("INSERT INTO events (type, at, data) VALUES (?, ?, ?) RETURNING seq", {type, at, dataJson})
-      ->getInt(0);
+  return *tx.insert("INSERT INTO events (type, at, data) VALUES (?, ?, ?)", {type, at, dataJson});
 }
 
 std::vector<FeedEvent> eventsAfter(Tx& tx, std::int64_t afterSeq, int limit) {

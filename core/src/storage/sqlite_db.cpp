@@ -90,6 +90,11 @@ std::vector<Row> Connection::query(const std::string& sql, const std::vector<Val
   return rows;
 }
 
+std::optional<std::int64_t> Connection::insert(const std::string& sql, const std::vector<Value>& params) {
+  if (run(sql, params, nullptr) == 0) return std::nullopt;
+  return sqlite3_last_insert_rowid(db_);
+}
+
 void Connection::trackWalFrames() {
   sqlite3_wal_hook(
       db_,

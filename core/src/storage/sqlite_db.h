@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -48,6 +49,8 @@ class Connection {
   // One statement through the cache; returns sqlite3_changes (0 for a read-only statement).
   std::int64_t exec(const std::string& sql, const std::vector<Value>& params);
   std::vector<Row> query(const std::string& sql, const std::vector<Value>& params);
+  // An INSERT: the new rowid, or nullopt when it inserted nothing.
+  std::optional<std::int64_t> insert(const std::string& sql, const std::vector<Value>& params);
 
   // False once SQLite has ended the transaction by itself (some I/O and full-disk errors do).
   bool inTransaction() const;
@@ -85,6 +88,9 @@ class ConnectionTx final : public Tx {
   }
   std::vector<Row> query(const std::string& sql, const std::vector<Value>& params = {}) override {
     return db_.query(sql, params);
+  }
+  std::optional<std::int64_t> insert(const std::string& sql, const std::vector<Value>& params) override {
+    return db_.insert(sql, params);
   }
 
  private:
