@@ -9,6 +9,9 @@
 #include <optional>
 #include <string>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 namespace bench {
 
 inline int64_t nowNs() {
@@ -48,6 +51,20 @@ inline std::string jsonEscape(const std::string& s) {
     }
   }
   return out;
+}
+
+// The X-Hub-Signature-256 digest of body under secret: 64 lowercase hex characters into out
+// (no terminator), as the platforms send after "sha256=".
+inline void hubSignatureHex(const std::string& secret, const std::string& body, char* out) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(body.data()), body.size(), digest, &len);
+  static const char* kHex = "0123456789abcdef";
+  for (unsigned i = 0; i < 32; ++i) {
+    out[2 * i] = kHex[digest[i] >> 4];
+    out[2 * i + 1] = kHex[digest[i] & 15];
+  }
 }
 
 }  // namespace bench

@@ -79,8 +79,6 @@
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/Timespan.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <sqlite3.h>
 
 #include "bench_util.h"
@@ -262,17 +260,9 @@ void appendU64(std::string& s, uint64_t v) {
 
 
 std::string hubSignature(const std::string& secret, const std::string& body) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(body.data()), body.size(), digest, &len);
-  static const char* kHex = "0123456789abcdef";
-  std::string out = "sha256=";
-  for (unsigned i = 0; i < len; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
+  char hex[64];
+  bench::hubSignatureHex(secret, body, hex);
+  return "sha256=" + std::string(hex, sizeof hex);
 }
 
 // Exact percentiles of a (small enough) sample.

@@ -57,8 +57,6 @@
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Timespan.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "bench_util.h"
 
@@ -374,18 +372,6 @@ class PayloadMaker {
   const int64_t epochS_;
   std::string filler_;
 };
-
-void hubSignature(const std::string& secret, const std::string& body, char* out /* 64 hex chars */) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(body.data()), body.size(), digest, &len);
-  static const char* kHex = "0123456789abcdef";
-  for (unsigned i = 0; i < 32; ++i) {
-    out[2 * i] = kHex[digest[i] >> 4];
-    out[2 * i + 1] = kHex[digest[i] & 15];
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Latency histogram: exact below 256 us, then 128 sub-buckets per power of two (< 0.8 % error).
@@ -740,7 +726,7 @@ class Worker {
     const uint64_t index = s_.nextIndex.fetch_add(1, std::memory_order_relaxed);
     maker_.body(index, body_);
     char sig[64];
-    hubSignature(s_.opt.secret, body_, sig);
+    bench::hubSignatureHex(s_.opt.secret, body_, sig);
     c.out.clear();
     c.out += header_;
     c.out.append(sig, 64);
