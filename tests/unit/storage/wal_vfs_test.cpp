@@ -1,6 +1,9 @@
 #include "storage/wal_vfs.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <csignal>
 
 #include <memory>
 #include <string>
@@ -77,6 +80,32 @@ TEST_F(WalVfsTest, RolledBackTransactionLeavesNothing) {
   writer_->execScript("ROLLBACK");
   Connection reader(path_, Role::kReader);
   EXPECT_EQ(countWith(reader), 4);
+}
+
+// A write the file system refuses (here: past the process's file size limit) fails the
+// commit that owned the gathered frames: nothing of it is kept, and the next commit works.
+TEST_F(WalVfsTest, AFailedWalWriteFailsTheCommitAndLeavesNothing) {
+  commitRows(10);
+  rlimit before{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &before), 0);
+  const auto previousHandler = std::signal(SIGXFSZ, SIG_IGN);  // EFBIG instead of a signal
+  rlimit tight = before;
+  tight.rlim_cur = 256 * 1024;  // the 2 MB commit below cannot be written
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &tight), 0);
+  bool failed = false;
+  try {
+    commitRows(500, 4000);
+  } catch (const StoreError&) {
+    failed = true;
+  }
+  writer_->rollbackQuietly();
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &before), 0);
+  std::signal(SIGXFSZ, previousHandler);
+  EXPECT_TRUE(failed);
+  commitRows(3);
+  Connection reader(path_, Role::kReader);
+  EXPECT_EQ(countWith(reader), 13);
+  EXPECT_EQ(reader.query("PRAGMA integrity_check", {}).at(0).getText(0), "ok");
 }
 
 // The writer's per-job savepoints journal every page they change; a writer connection keeps
