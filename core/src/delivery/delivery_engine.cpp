@@ -211,14 +211,12 @@ void DeliveryEngine::deliver(const OutboxItem& item) {
 
   // The rules again, as of the claim just before this call: an admin may have disabled
   // the channel or blocked the contact since the message was accepted.
-  if (!item.conversation) return fail("not_found", "refused when it was due to be sent", std::nullopt);
-  if (const char* refusal = crm::sendRefusal(*set, *item.conversation, item.contactBlocked,
-                                             request->templateJson.has_value(), request->tag.has_value(),
-                                             util::nowMs())) {
-    return fail(refusal, "refused when it was due to be sent", std::nullopt);
+  if (const char* blocker = sendBlocker(*set, item.target, *request, util::nowMs())) {
+    return fail(blocker, std::string(blocker) == "no_identity" ? "the contact has no identity on this channel"
+                                                               : "refused when it was due to be sent",
+                std::nullopt);
   }
-  if (!item.recipient) return fail("no_identity", "the contact has no identity on this channel", std::nullopt);
-  const crm::Identity& recipient = *item.recipient;
+  const crm::Identity& recipient = *item.target.recipient;
   const app::RuntimeChannel* channel = set->findById(item.channelId);
 
   CallWriter writer(channel->config.graphBaseUrl);

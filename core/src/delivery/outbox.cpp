@@ -53,6 +53,7 @@ std::string attachmentsOf(const SendRequest& r) {
 const char* refusalMessage(const std::string& code) {
   if (code == "channel_disabled") return "the conversation's channel is disabled";
   if (code == "contact_blocked") return "the contact is blocked";
+  if (code == "no_identity") return "the contact has no identity on this channel";
   return "more than 24 hours since the person's last message: only a template (WhatsApp) or a "
          "HUMAN_AGENT tag within 7 days (Messenger/Instagram) may be sent";
 }
@@ -76,6 +77,9 @@ OutboxItem itemFrom(const Row& r) {
 
 }  // namespace
 
+namespace {
+
+// The person's id on the conversation's channel (preferring the plugin's identity kind).
 std::optional<crm::Identity> recipientOf(Tx& tx, const app::ChannelSet& channels, const crm::Conversation& c) {
   const app::RuntimeChannel* channel = channels.findById(c.channelId);
   std::optional<crm::Identity> any;
@@ -85,6 +89,28 @@ std::optional<crm::Identity> recipientOf(Tx& tx, const app::ChannelSet& channels
     if (!any) any = i;
   }
   return any;
+}
+
+}  // namespace
+
+SendTarget readSendTarget(Tx& tx, const app::ChannelSet& channels, const std::string& conversationId) {
+  SendTarget target;
+  target.conversation = crm::findConversation(tx, conversationId);
+  if (!target.conversation) return target;
+  const auto contact = crm::findContact(tx, target.conversation->contactId);
+  target.contactBlocked = contact && contact->blocked;
+  target.recipient = recipientOf(tx, channels, *target.conversation);
+  return target;
+}
+
+const char* sendBlocker(const app::ChannelSet& channels, const SendTarget& target, const SendRequest& request,
+                        std::int64_t now) {
+  if (!target.conversation) return "not_found";
+  if (const char* rule = crm::sendRefusal(channels, *target.conversation, target.contactBlocked,
+                                          request.templateJson.has_value(), request.tag.has_value(), now)) {
+    return rule;
+  }
+  return target.recipient ? nullptr : "no_identity";
 }
 
 namespace {
@@ -99,23 +125,15 @@ struct PreparedSend {
 PreparedSend prepareSend(Tx& tx, const app::ChannelSet& channels, const std::string& conversationId,
                          SendRequest request, std::int64_t now) {
   PreparedSend prepared;
-  const auto conversation = crm::findConversation(tx, conversationId);
-  if (!conversation) {
-    prepared.refusal = refused(404, "not_found", "no conversation with id " + conversationId);
+  const SendTarget target = readSendTarget(tx, channels, conversationId);
+  if (const char* blocker = sendBlocker(channels, target, request, now)) {
+    const std::string code = blocker;
+    prepared.refusal = code == "not_found" ? refused(404, code, "no conversation with id " + conversationId)
+                                           : refused(409, code, refusalMessage(code));
     return prepared;
   }
-  const auto contact = crm::findContact(tx, conversation->contactId);
-  const char* refusal = crm::sendRefusal(channels, *conversation, contact && contact->blocked,
-                                         request.templateJson.has_value(), request.tag.has_value(), now);
-  if (refusal != nullptr) {
-    prepared.refusal = refused(409, refusal, refusalMessage(refusal));
-    return prepared;
-  }
-  const auto recipient = recipientOf(tx, channels, *conversation);
-  if (!recipient) {
-    prepared.refusal = refused(409, "no_identity", "the contact has no identity on this channel");
-    return prepared;
-  }
+  const crm::Conversation& conversation = *target.conversation;
+  const crm::Identity& recipient = *target.recipient;
   if (request.replyTo) {
     const auto target = crm::findMessage(tx, *request.replyTo);
     if (!target || target->conversationId != conversationId) {
@@ -129,10 +147,10 @@ PreparedSend prepareSend(Tx& tx, const app::ChannelSet& channels, const std::str
   m.id = crm::newId("msg_");
   // Ask the plugin now whether the platform can carry this, so the CRM hears it at once
   // rather than as a failed message later.
-  const app::RuntimeChannel* channel = channels.findById(conversation->channelId);
+  const app::RuntimeChannel* channel = channels.findById(conversation.channelId);
   NullRequestWriter probe;
   const api::Outcome can =
-      channel->channel->buildSend(outboundView(request, m.id, recipient->externalId, recipient->kind), probe);
+      channel->channel->buildSend(outboundView(request, m.id, recipient.externalId, recipient.kind), probe);
   if (can == api::Outcome::kUnsupported) {
     prepared.refusal =
         refused(422, "unsupported_content", "the " + channel->config.type + " channel cannot send this content");
@@ -143,8 +161,8 @@ PreparedSend prepareSend(Tx& tx, const app::ChannelSet& channels, const std::str
     return prepared;
   }
   m.conversationId = conversationId;
-  m.contactId = conversation->contactId;
-  m.channelId = conversation->channelId;
+  m.contactId = conversation.contactId;
+  m.channelId = conversation.channelId;
   m.direction = "outbound";
   m.kind = "message";
   m.type = messageType(request);
@@ -215,12 +233,7 @@ std::vector<OutboxItem> claimDue(Tx& tx, const app::ChannelSet& channels, std::i
     if (auto m = crm::findMessage(tx, item.messageId)) {
       if (const std::int64_t seq = crm::advanceStatus(tx, *m, "sending", std::nullopt, now)) lastEventSeq = seq;
     }
-    item.conversation = crm::findConversation(tx, item.conversationId);
-    if (item.conversation) {
-      const auto contact = crm::findContact(tx, item.conversation->contactId);
-      item.contactBlocked = contact && contact->blocked;
-      item.recipient = recipientOf(tx, channels, *item.conversation);
-    }
+    item.target = readSendTarget(tx, channels, item.conversationId);
     items.push_back(std::move(item));
   }
   return items;

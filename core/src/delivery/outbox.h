@@ -32,9 +32,20 @@ struct Accepted {
 Accepted acceptSend(storage::Tx& tx, const app::ChannelSet& channels, const std::string& conversationId,
                     SendRequest request, const std::optional<std::string>& idempotencyKey, std::int64_t now);
 
-// The person's id on the conversation's channel (preferring the plugin's identity kind).
-std::optional<crm::Identity> recipientOf(storage::Tx& tx, const app::ChannelSet& channels,
-                                         const crm::Conversation& conversation);
+// What the send rules and the recipient need, read in one place for the accept and for the
+// claim before the call. Unset conversation: it does not exist (any more).
+struct SendTarget {
+  std::optional<crm::Conversation> conversation;
+  bool contactBlocked = false;
+  std::optional<crm::Identity> recipient;  // the person's id on the conversation's channel
+};
+
+SendTarget readSendTarget(storage::Tx& tx, const app::ChannelSet& channels, const std::string& conversationId);
+
+// Why this send may not go now, or null: "not_found" (no conversation), a rule's code
+// (channel_disabled, contact_blocked, window_closed) or "no_identity".
+const char* sendBlocker(const app::ChannelSet& channels, const SendTarget& target, const SendRequest& request,
+                        std::int64_t now);
 
 struct OutboxItem {
   std::string messageId;
@@ -46,19 +57,16 @@ struct OutboxItem {
   std::int64_t nextAttemptAt = 0;
   std::int64_t acceptedAt = 0;
   std::string request;
-  // What the send rules and the recipient need, read when the item was claimed (moments
-  // before the call), so the worker checks the rules again without a read transaction of
-  // its own. Unset conversation: it is gone.
-  std::optional<crm::Conversation> conversation;
-  bool contactBlocked = false;
-  std::optional<crm::Identity> recipient;
+  // Read when the item was claimed (moments before the call), so the worker checks the
+  // rules again without a read transaction of its own.
+  SendTarget target;
 };
 
 // Claims up to limit sendable items: due, and each the oldest unfinished one of its
 // conversation (so a conversation's messages reach the platform in accepted order).
-// Marks them inflight with a lease and their messages `sending`, and reads for each its
-// conversation, whether the contact is blocked and the recipient identity (in the writer,
-// whose page cache is warm; a reader's cache starts cold after every commit).
+// Marks them inflight with a lease and their messages `sending`, and reads each one's
+// SendTarget (in the writer, whose page cache is warm; a reader's cache starts cold after
+// every commit).
 std::vector<OutboxItem> claimDue(storage::Tx& tx, const app::ChannelSet& channels, std::int64_t now,
                                  std::int64_t leaseMs, int limit, std::int64_t& lastEventSeq);
 // Inflight items whose lease ran out (the process died mid-send): their outcome is unknown.
