@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <unordered_map>
 #include <utility>
@@ -164,6 +165,73 @@ Response parseError(const RequestParser& parser) {
   return errorResponse(status, status == 413 ? "payload_too_large" : "invalid_request", parser.errorMessage());
 }
 
+// An answer owed through a Reply (see server.h). Its bytes go out from the thread that calls
+// the Reply, without blocking it, while the connection's thread reads on. What the socket does
+// not take at once (a client that does not read its answers) is left for the connection's
+// thread: shutting the read side down wakes it, and it sends the rest and closes.
+class LaterAnswer final : public Reply::Target {
+ public:
+  LaterAnswer(int fd, bool keepAlive, bool http10, bool withBody, Histogram& latency, Clock::time_point started)
+      : fd_(fd), keepAlive_(keepAlive), http10_(http10), withBody_(withBody), latency_(latency), started_(started) {}
+
+  bool keepsAlive() const { return keepAlive_; }
+
+  void answer(const Response& response) noexcept override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (done_) return;  // the connection answered itself (see claim)
+      try {
+        std::string out;
+        appendResponse(out, response, connectionHeader(keepAlive_, http10_), withBody_);
+        std::size_t sent = 0;
+        while (sent < out.size()) {
+          const ssize_t n = ::send(fd_, out.data() + sent, out.size() - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+          if (n > 0) sent += static_cast<std::size_t>(n);
+          else if (n < 0 && errno == EINTR) continue;
+          else break;  // full, or the peer is gone: the connection's thread finds out
+        }
+        if (sent < out.size()) {
+          unsent_ = out.substr(sent);
+          ::shutdown(fd_, SHUT_RD);  // before done_: the fd stays open until the connection sees done_
+        }
+      } catch (const std::exception&) {  // out of memory: say nothing, close
+        ::shutdown(fd_, SHUT_RDWR);
+      }
+      done_ = true;
+    }
+    answered_.notify_all();
+    latency_.observe(std::chrono::duration<double>(Clock::now() - started_).count());
+  }
+
+  // Waits until the answer is out; returns what the socket did not take.
+  std::string wait() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    answered_.wait(lock, [this] { return done_; });
+    return std::move(unsent_);
+  }
+
+  // For a handler that took a Reply and still answered directly (an exception, say): true
+  // when the connection may send that answer, the Reply then saying nothing.
+  bool claim() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (done_) return false;
+    done_ = true;
+    return true;
+  }
+
+ private:
+  const int fd_;
+  const bool keepAlive_;
+  const bool http10_;
+  const bool withBody_;
+  Histogram& latency_;
+  const Clock::time_point started_;
+  std::mutex mutex_;
+  std::condition_variable answered_;
+  bool done_ = false;
+  std::string unsent_;
+};
+
 class Connection : public Poco::Net::TCPServerConnection {
  public:
   Connection(const Poco::Net::StreamSocket& socket, ConnectionContext context)
@@ -191,6 +259,13 @@ class Connection : public Poco::Net::TCPServerConnection {
     } catch (const Poco::Exception&) {
       // Quiet too long, reset, or shut down by a stop: there is no one left to answer.
     }
+    // An answer still owed goes out before the socket closes (a stop shuts only the read
+    // side of idle connections).
+    try {
+      settleLater();
+    } catch (const Hangup&) {
+    } catch (const Poco::Exception&) {
+    }
   }
 
  private:
@@ -205,6 +280,7 @@ class Connection : public Poco::Net::TCPServerConnection {
 
   // Reads one request, answers it and records its latency; false when the connection closes.
   bool serveRequest() {
+    settleLater();  // answers go out in order: a pipelined request waits for the one before
     const Clock::time_point deadline = Clock::now() + requestTimeout_;
     RequestParser parser;
     if (complete([&](std::string_view in) { return parser.parseHead(in); }, deadline) == Status::kError) {
@@ -225,13 +301,40 @@ class Connection : public Poco::Net::TCPServerConnection {
       response = parseError(parser);
       keepAlive = false;  // the rest of the body is not read: the connection is unusable
     } else {
+      request.answerLater = [&] {
+        later_ = std::make_shared<LaterAnswer>(socket().impl()->sockfd(), keepAlive && !context_.registry.stopping(),
+                                               head.http10, request.method != "HEAD", latencyOf(match.name), started);
+        return Reply(later_);
+      };
       response = dispatch(request, match);
+      if (later_) {
+        // A handler that took a Reply and still answered here (an exception, say): whichever
+        // answer comes first goes out, the other is dropped.
+        if (!response.isLater && later_->claim()) {
+          later_.reset();
+        } else {
+          if (later_->keepsAlive()) return true;
+          settleLater();
+          return false;
+        }
+      }
     }
     keepAlive = keepAlive && !context_.registry.stopping();
     send(response, connectionHeader(keepAlive, head.http10), request.method != "HEAD");
     const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
     latencyOf(match.name).observe(seconds);
     return keepAlive;
+  }
+
+  // Waits for the answer a Reply owes, if any. What the socket did not take from the Reply
+  // is sent from here, and the connection ends: its read side is already shut.
+  void settleLater() {
+    if (!later_) return;
+    const std::string unsent = later_->wait();
+    later_.reset();
+    if (unsent.empty()) return;
+    writeAll(unsent);
+    throw Hangup();
   }
 
   // The registry's lookup takes a lock every connection shares and renders the labels: do
@@ -328,6 +431,7 @@ class Connection : public Poco::Net::TCPServerConnection {
   ConnectionRegistry::Slot slot_;
   ReadBuffer in_;
   std::unordered_map<std::string, Histogram*> latency_;  // by route name
+  std::shared_ptr<LaterAnswer> later_;  // the answer a Reply owes, until it is out
 };
 
 class ConnectionFactory : public Poco::Net::TCPServerConnectionFactory {

@@ -1,5 +1,6 @@
 #include "http/server.h"
 
+#include <atomic>
 #include <sstream>
 
 #include <Poco/JSON/Object.h>
@@ -69,6 +70,27 @@ Response Response::json(int status, std::string body) {
   r.status = status;
   r.body = std::move(body);
   return r;
+}
+
+Response Response::later() {
+  Response r;
+  r.isLater = true;
+  return r;
+}
+
+struct Reply::Once {
+  explicit Once(std::shared_ptr<Target> t) : target(std::move(t)) {}
+  ~Once() {
+    if (!answered.exchange(true)) target->answer(errorResponse(500, "internal", "internal error"));
+  }
+  std::shared_ptr<Target> target;
+  std::atomic<bool> answered{false};
+};
+
+Reply::Reply(std::shared_ptr<Target> target) : once_(std::make_shared<Once>(std::move(target))) {}
+
+void Reply::operator()(const Response& response) const {
+  if (once_ && !once_->answered.exchange(true)) once_->target->answer(response);
 }
 
 Response Response::text(int status, std::string body) {

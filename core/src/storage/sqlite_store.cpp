@@ -78,7 +78,7 @@ class ReadPool {
 
 struct WriteJob {
   std::function<void(Tx&)> fn;
-  std::promise<void> done;
+  Store::Done done;
 };
 
 class SqliteStore final : public Store {
@@ -119,19 +119,17 @@ class SqliteStore final : public Store {
     return appliedVersion(lease.db());
   }
 
-  std::future<void> write(std::function<void(Tx&)> fn) override {
-    WriteJob job{std::move(fn), {}};
-    auto future = job.done.get_future();
+  using Store::write;
+  void write(std::function<void(Tx&)> fn, Done done) override {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (!closing_) {
-        queue_.push_back(std::move(job));
+        queue_.push_back(WriteJob{std::move(fn), std::move(done)});
         wake_.notify_one();
-        return future;
+        return;
       }
     }
-    job.done.set_exception(std::make_exception_ptr(StoreError("sqlite: store closed: " + path_)));
-    return future;
+    done(std::make_exception_ptr(StoreError("sqlite: store closed: " + path_)));
   }
 
   void read(const std::function<void(Tx&)>& fn) override {
@@ -284,7 +282,7 @@ class SqliteStore final : public Store {
       batchError = std::current_exception();
     }
 
-    // Stats before promises, so a caller that saw its future ready also sees the counts.
+    // Stats before the callers hear, so a caller that saw its job done also sees the counts.
     const auto size = static_cast<std::int64_t>(batch.size());
     if (anyOk && !batchError) {
       commits_.fetch_add(1);
@@ -296,7 +294,7 @@ class SqliteStore final : public Store {
     // start on the next batch meanwhile.
     Finished finished;
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      finished.promises.push_back(std::move(batch[i].done));
+      finished.done.push_back(std::move(batch[i].done));
       // A job's own failure says the most; otherwise the batch's, if the commit failed.
       finished.errors.push_back(jobErrors[i] ? jobErrors[i] : batchError);
     }
@@ -318,9 +316,12 @@ class SqliteStore final : public Store {
         next = std::move(finished_.front());
         finished_.pop_front();
       }
-      for (std::size_t i = 0; i < next.promises.size(); ++i) {
-        if (next.errors[i]) next.promises[i].set_exception(next.errors[i]);
-        else next.promises[i].set_value();
+      for (std::size_t i = 0; i < next.done.size(); ++i) {
+        try {
+          next.done[i](next.errors[i]);
+        } catch (...) {
+          // A caller's callback must not throw (store.h); one that does must not stop the rest.
+        }
       }
     }
   }
@@ -342,7 +343,7 @@ class SqliteStore final : public Store {
   std::thread checkpointer_;
 
   struct Finished {
-    std::vector<std::promise<void>> promises;
+    std::vector<Done> done;
     std::vector<std::exception_ptr> errors;  // null: committed
   };
   std::mutex finishedMutex_;  // guards finished_ and writerDone_

@@ -44,4 +44,14 @@ std::optional<Row> Tx::queryOne(const std::string& sql, const std::vector<Value>
   return std::move(rows.front());
 }
 
+std::future<void> Store::write(std::function<void(Tx&)> fn) {
+  auto promise = std::make_shared<std::promise<void>>();
+  std::future<void> future = promise->get_future();
+  write(std::move(fn), [promise](std::exception_ptr error) {
+    if (error) promise->set_exception(error);
+    else promise->set_value();
+  });
+  return future;
+}
+
 }  // namespace gateway::storage

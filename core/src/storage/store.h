@@ -88,7 +88,15 @@ class Store {
   // a savepoint) or a StoreError when the commit itself failed.
   // fn runs on the writer thread: it must not wait on another write() (that would deadlock)
   // nor run BEGIN/COMMIT/ROLLBACK itself.
-  virtual std::future<void> write(std::function<void(Tx&)> fn) = 0;
+  std::future<void> write(std::function<void(Tx&)> fn);
+
+  // The same without a future, for a caller that does not wait: `done` is called once the
+  // transaction is durably committed (with null) or has failed (with what the future would
+  // carry). It runs on the store's notifier thread: it must be quick, must not throw and
+  // must not wait on the store. (A future's std::promise costs that thread two futex calls
+  // per job, and its caller a thread sleeping until then.)
+  using Done = std::function<void(std::exception_ptr error)>;
+  virtual void write(std::function<void(Tx&)> fn, Done done) = 0;
 
   // Runs fn on a read connection (a consistent snapshot); may run concurrently with writes.
   virtual void read(const std::function<void(Tx&)>& fn) = 0;

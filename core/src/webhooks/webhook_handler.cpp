@@ -96,29 +96,49 @@ http::Response WebhookHandler::receive(http::Request& request) {
   // kept as it came, so a fixed parser can replay it.
   // Parsing (the CPU-heavy part) runs here, in parallel across requests; only applying the
   // events goes through the single writer.
-  inbound::EventCollector collector;
-  const std::string parseProblem = parse(*signer, request.body, collector);
-  const std::int64_t now = util::nowMs();
-  std::string keepReason;
-  std::int64_t lastEventSeq = 0;
-  store_
-      .write([&](storage::Tx& tx) {
-        lastEventSeq = 0;
-        keepReason = parseProblem.empty() ? ingestParsed(tx, *set, type, collector, now, lastEventSeq) : parseProblem;
-        if (!keepReason.empty()) crm::keepRawWebhook(tx, type, signer->config.id, now, request.body, keepReason);
-      })
-      .get();
-  if (lastEventSeq > 0) feed_.published(lastEventSeq);
+  auto received = std::make_shared<Received>();
+  received->set = set;
+  received->type = type;
+  received->signerId = signer->config.id;
+  received->keepReason = parse(*signer, request.body, received->collector);
+  received->body = std::move(request.body);
+  received->at = util::nowMs();
+  auto job = [this, received](storage::Tx& tx) {
+    Received& r = *received;
+    r.lastEventSeq = 0;
+    if (r.keepReason.empty()) r.keepReason = ingestParsed(tx, *r.set, r.type, r.collector, r.at, r.lastEventSeq);
+    if (!r.keepReason.empty()) crm::keepRawWebhook(tx, r.type, r.signerId, r.at, r.body, r.keepReason);
+  };
+  // The 200 goes out from the store's notifier thread once the commit is durable, while
+  // this connection's thread goes back to reading (see http::Reply).
+  store_.write(std::move(job), [this, received, reply = request.answerLater()](std::exception_ptr error) {
+    reply(answer(*received, error));
+  });
+  return http::Response::later();
+}
 
-  receivedCounter(signer->config.id).inc();
-  if (!keepReason.empty()) {
-    metrics_
-        .counter("gateway_webhooks_unusable_total", "Signed webhooks kept raw because (part of) them could not be used",
-                 {{"type", type}, {"reason", keepReason}})
-        .inc();
-    log::get("webhook")->warn("webhook.kept_raw type={} channel={} reason={}", type, signer->config.id, keepReason);
+http::Response WebhookHandler::answer(const Received& received, const std::exception_ptr& error) noexcept {
+  try {
+    if (error) std::rethrow_exception(error);
+    if (received.lastEventSeq > 0) feed_.published(received.lastEventSeq);
+    receivedCounter(received.signerId).inc();
+    if (!received.keepReason.empty()) {
+      metrics_
+          .counter("gateway_webhooks_unusable_total",
+                   "Signed webhooks kept raw because (part of) them could not be used",
+                   {{"type", received.type}, {"reason", received.keepReason}})
+          .inc();
+      log::get("webhook")->warn("webhook.kept_raw type={} channel={} reason={}", received.type, received.signerId,
+                                received.keepReason);
+    }
+    return http::Response::text(200, "EVENT_RECEIVED");
+  } catch (const std::exception& e) {
+    // Not stored: a 500 makes the platform deliver it again.
+    log::get("webhook")->error("webhook.store_failed type={} channel={} error={}", received.type, received.signerId,
+                               e.what());
+  } catch (...) {
   }
-  return http::Response::text(200, "EVENT_RECEIVED");
+  return http::errorResponse(500, "internal", "internal error");
 }
 
 http::Counter& WebhookHandler::receivedCounter(const std::string& channelId) {

@@ -1,7 +1,9 @@
 // /webhooks/{type}: the platforms' GET handshake and signed POSTs.
 #pragma once
 
+#include <exception>
 #include <functional>
+#include <memory>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
@@ -35,6 +37,19 @@ class WebhookHandler {
   ReplayResult replayKept();
 
  private:
+  // A verified webhook on its way through the writer, and what its answer needs after.
+  struct Received {
+    app::ChannelSetPtr set;
+    std::string type;
+    std::string signerId;
+    inbound::EventCollector collector;
+    std::string body;
+    std::int64_t at = 0;
+    std::string keepReason;       // why (part of) it is kept raw; "" when fully used
+    std::int64_t lastEventSeq = 0;
+  };
+  // 200 once it is stored (after the commit), 500 when the store failed.
+  http::Response answer(const Received& received, const std::exception_ptr& error) noexcept;
   void countRejected(const std::string& type, const std::string& reason);
   // The accepted-webhooks counter of a channel, resolved once per channel id: looking it up
   // in Metrics takes the registry's mutex and renders the labels, on every request. (Ids

@@ -1,9 +1,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -384,6 +386,66 @@ TEST_F(SqliteStoreTest, WriteAfterCloseFails) {
   ASSERT_EQ(late.wait_for(std::chrono::seconds(10)), std::future_status::ready);
   EXPECT_THROW(late.get(), StoreError);
   store->close();  // twice is fine
+}
+
+TEST_F(SqliteStoreTest, DoneCallbacksHearEachJobsOutcomeAfterTheCommitOnTheNotifierThread) {
+  auto store = openWithItems();
+  struct Heard {
+    bool called = false;
+    bool error = false;
+    std::int64_t commits = 0;  // the store's commits when it ran
+    std::thread::id thread;
+  };
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::vector<Heard> heard(3);
+  int calls = 0;
+  auto done = [&](std::size_t i) {
+    return [&, i](std::exception_ptr error) {
+      std::lock_guard<std::mutex> lock(mutex);
+      heard[i] = Heard{true, error != nullptr, store->stats().commits, std::this_thread::get_id()};
+      ++calls;
+      cv.notify_all();
+    };
+  };
+  Gate gate;
+  auto held = store->write(gate.job());
+  gate.waitStarted();
+  store->write(insertItem(1), done(0));
+  store->write([](Tx& tx) {
+    tx.exec("INSERT INTO items(id, v) VALUES(2, 'x')");
+    throw std::runtime_error("job failed");
+  }, done(1));
+  store->write(insertItem(3), done(2));
+  gate.open();
+  held.get();
+  std::unique_lock<std::mutex> lock(mutex);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return calls == 3; }));
+  // The table's commit, the held job's, then the three jobs' shared one: heard after it.
+  for (const Heard& h : heard) {
+    EXPECT_TRUE(h.called);
+    EXPECT_EQ(h.commits, 3);
+  }
+  EXPECT_FALSE(heard[0].error);
+  EXPECT_TRUE(heard[1].error);  // its own exception, its writes rolled back
+  EXPECT_FALSE(heard[2].error);
+  EXPECT_TRUE(hasItem(*store, 1));
+  EXPECT_FALSE(hasItem(*store, 2));
+  EXPECT_TRUE(hasItem(*store, 3));
+  EXPECT_NE(heard[0].thread, std::this_thread::get_id());
+  EXPECT_EQ(heard[0].thread, heard[2].thread);
+  lock.unlock();
+
+  // After close: called at once with the store's error, not queued for a writer that is gone.
+  store->close();
+  std::exception_ptr late;
+  bool lateCalled = false;
+  store->write(insertItem(4), [&](std::exception_ptr error) {
+    lateCalled = true;
+    late = error;
+  });
+  ASSERT_TRUE(lateCalled);
+  EXPECT_THROW(std::rethrow_exception(late), StoreError);
 }
 
 TEST_F(SqliteStoreTest, PingAnswersOnAGoodStore) {
