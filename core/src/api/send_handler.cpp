@@ -3,7 +3,7 @@
 #include "crm/profile.h"
 #include "crm/render.h"
 #include "crm/repository.h"
-#include "delivery/outbox.h"
+#include "log/log.h"
 #include "scheduler/schedules.h"
 #include "util/clock.h"
 #include "util/json.h"
@@ -68,13 +68,31 @@ http::Response SendHandler::sendMessage(http::Request& request) {
     if (k.size() > 200) return http::errorResponse(400, "invalid_request", "Idempotency-Key is longer than 200 characters");
     key = k;
   }
-  const app::ChannelSetPtr set = channels_();
-  delivery::Accepted accepted;
-  store_.write([&](storage::Tx& tx) { accepted = delivery::acceptSend(tx, *set, id, *body, key, util::nowMs()); }).get();
-  if (!accepted.message) return http::errorResponse(accepted.httpStatus, accepted.errorCode, accepted.errorMessage);
-  if (accepted.lastEventSeq > 0) feed_.published(accepted.lastEventSeq);
-  if (!accepted.replayed) wakeDelivery_();
-  return wrapped(202, "message", crm::renderMessage(*accepted.message));
+  // The 202 (or the refusal the rules give) goes out from the store's notifier thread once
+  // the accept is committed, while this connection's thread goes back to reading (http::Reply).
+  auto accepted = std::make_shared<delivery::Accepted>();
+  store_.write(
+      [accepted, set = channels_(), id, body = std::move(*body), key](storage::Tx& tx) {
+        *accepted = delivery::acceptSend(tx, *set, id, body, key, util::nowMs());
+      },
+      [this, accepted, reply = request.answerLater()](std::exception_ptr error) {
+        reply(answerSend(*accepted, error));
+      });
+  return http::Response::later();
+}
+
+http::Response SendHandler::answerSend(const delivery::Accepted& accepted, const std::exception_ptr& error) noexcept {
+  try {
+    if (error) std::rethrow_exception(error);
+    if (!accepted.message) return http::errorResponse(accepted.httpStatus, accepted.errorCode, accepted.errorMessage);
+    if (accepted.lastEventSeq > 0) feed_.published(accepted.lastEventSeq);
+    if (!accepted.replayed) wakeDelivery_();
+    return wrapped(202, "message", crm::renderMessage(*accepted.message));
+  } catch (const std::exception& e) {
+    log::get("api")->error("api.send_failed error={}", e.what());  // nothing was accepted
+  } catch (...) {
+  }
+  return http::errorResponse(500, "internal", "internal error");
 }
 
 http::Response SendHandler::createSchedule(http::Request& request) {

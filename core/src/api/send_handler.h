@@ -1,10 +1,12 @@
 // /v1 routes that make the gateway send: messages, scheduled messages, new conversations.
 #pragma once
 
+#include <exception>
 #include <functional>
 
 #include "app/channels.h"
 #include "crm/event_feed.h"
+#include "delivery/outbox.h"
 #include "http/server.h"
 #include "storage/store.h"
 
@@ -29,6 +31,8 @@ class SendHandler {
 
  private:
   http::Response listSchedules(http::Request& request, const char* field, const char* what);
+  // The answer to a send once its accept job is done (or failed: 500).
+  http::Response answerSend(const delivery::Accepted& accepted, const std::exception_ptr& error) noexcept;
 
   std::function<app::ChannelSetPtr()> channels_;
   storage::Store& store_;

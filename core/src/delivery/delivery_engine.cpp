@@ -88,6 +88,11 @@ void DeliveryEngine::stop() {
   if (dispatcher_.joinable()) dispatcher_.join();
   for (auto& w : workers_) w.join();
   workers_.clear();
+  {
+    // The records' callbacks use this engine: wait for the last one.
+    std::unique_lock<std::mutex> lock(mutex_);
+    wake_.wait(lock, [this] { return recording_ == 0; });
+  }
   std::deque<OutboxItem> unstarted;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -117,6 +122,30 @@ void DeliveryEngine::commit(const std::function<std::int64_t(storage::Tx&)>& job
   std::int64_t seq = 0;
   store_.write([&](storage::Tx& tx) { seq = job(tx); }).get();
   if (seq > 0) feed_.published(seq);
+}
+
+void DeliveryEngine::record(const std::string& messageId, std::function<std::int64_t(storage::Tx&)> job) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++recording_;
+  }
+  auto seq = std::make_shared<std::int64_t>(0);
+  store_.write([job = std::move(job), seq](storage::Tx& tx) { *seq = job(tx); },
+               [this, seq, messageId](std::exception_ptr error) {
+                 try {
+                   if (error) std::rethrow_exception(error);
+                   if (*seq > 0) feed_.published(*seq);
+                 } catch (const std::exception& e) {
+                   // The lease runs out and the message is retried as of unknown outcome.
+                   log::get("delivery")->error("delivery.record_failed message={} error={}", messageId, e.what());
+                 }
+                 {
+                   std::lock_guard<std::mutex> lock(mutex_);
+                   --recording_;
+                   poked_ = true;  // what waited behind this message in its conversation may go
+                 }
+                 wake_.notify_all();  // the dispatcher, and a stop waiting for the last record
+               });
 }
 
 void DeliveryEngine::dispatchLoop() {
@@ -179,8 +208,8 @@ void DeliveryEngine::workerLoop() {
     try {
       deliver(item);
     } catch (const std::exception& e) {
-      // The store failed: the lease runs out and the item is retried as of unknown outcome.
-      log::get("delivery")->error("delivery.record_failed message={} error={}", item.messageId, e.what());
+      // The lease runs out and the item is retried as of unknown outcome.
+      log::get("delivery")->error("delivery.deliver_failed message={} error={}", item.messageId, e.what());
     }
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -200,8 +229,11 @@ void DeliveryEngine::deliver(const OutboxItem& item) {
     return metrics_.counter(name, "Outbound messages by channel and outcome code",
                             {{"channel", item.channelId}, {"code", code}});
   };
+  // The outcome is recorded without waiting for its commit (see record()).
   auto fail = [&](const std::string& code, const std::string& message, std::optional<std::int64_t> platformCode) {
-    commit([&](storage::Tx& tx) { return markFailed(tx, item.messageId, code, message, platformCode, util::nowMs()); });
+    record(item.messageId, [id = item.messageId, code, message, platformCode, at = util::nowMs()](storage::Tx& tx) {
+      return markFailed(tx, id, code, message, platformCode, at);
+    });
     counter("gateway_messages_failed_total", platformCode ? code + ":" + std::to_string(*platformCode) : code).inc();
     log::get("delivery")->warn("delivery.failed message={} channel={} code={}", item.messageId, item.channelId, code);
   };
@@ -228,14 +260,18 @@ void DeliveryEngine::deliver(const OutboxItem& item) {
   // slot can be many seconds away): the message goes back to pending, unsent.
   {
     const auto slot = limiter_.reserve(channel->config.id, channel->config.rateLimitMps);
-    std::unique_lock<std::mutex> lock(mutex_);
-    if (work_.wait_until(lock, slot, [this] { return stopping_; })) {
-      lock.unlock();
-      commit([&](storage::Tx& tx) {
-        releaseUnsent(tx, item.messageId, util::nowMs());
-        return std::int64_t{0};
-      });
-      return;
+    // Below the limit the slot is now: no lock shared with every worker, and no futex call
+    // for a wait that would end at once.
+    if (slot > RateLimiter::Clock::now()) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      if (work_.wait_until(lock, slot, [this] { return stopping_; })) {
+        lock.unlock();
+        record(item.messageId, [id = item.messageId](storage::Tx& tx) {
+          releaseUnsent(tx, id, util::nowMs());
+          return std::int64_t{0};
+        });
+        return;
+      }
     }
   }
   const HttpOutcome outcome = client->call(writer.call);
@@ -246,8 +282,8 @@ void DeliveryEngine::deliver(const OutboxItem& item) {
       return fail("retries_exhausted", why, platformCode);
     }
     const std::int64_t at = now + backoffMs(cfg.retryBaseMs, item.attempts, rateLimited);
-    commit([&](storage::Tx& tx) {
-      scheduleRetry(tx, item.messageId, at);
+    record(item.messageId, [id = item.messageId, at](storage::Tx& tx) {
+      scheduleRetry(tx, id, at);
       return std::int64_t{0};
     });
     log::get("delivery")->info("delivery.retry message={} attempt={} reason=\"{}\"", item.messageId, item.attempts, why);
@@ -256,8 +292,8 @@ void DeliveryEngine::deliver(const OutboxItem& item) {
   if (outcome.kind == HttpOutcome::Kind::kNotSent) return retryOrFail(false, "not sent: " + outcome.error, std::nullopt);
   if (outcome.kind == HttpOutcome::Kind::kUnknown) {
     // It may have arrived: wait for the echo/status to tell, re-send only after the grace.
-    commit([&](storage::Tx& tx) {
-      markUnknown(tx, item.messageId, now);
+    record(item.messageId, [id = item.messageId, now](storage::Tx& tx) {
+      markUnknown(tx, id, now);
       return std::int64_t{0};
     });
     counter("gateway_messages_unknown_total", "timeout").inc();
@@ -271,7 +307,9 @@ void DeliveryEngine::deliver(const OutboxItem& item) {
                                  : fail("platform_error", "unreadable answer from the platform", std::nullopt);
   }
   if (result.ok) {
-    commit([&](storage::Tx& tx) { return markSent(tx, item.messageId, result.externalId, now); });
+    record(item.messageId, [id = item.messageId, externalId = result.externalId, now](storage::Tx& tx) {
+      return markSent(tx, id, externalId, now);
+    });
     counter("gateway_messages_sent_total", "ok").inc();
     return;
   }

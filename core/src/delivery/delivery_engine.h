@@ -36,7 +36,12 @@ class DeliveryEngine {
   void dispatchLoop();
   void workerLoop();
   void deliver(const OutboxItem& item);
+  // Runs job (returning its last event's seq, or 0) and publishes the event once committed.
   void commit(const std::function<std::int64_t(storage::Tx&)>& job);
+  // The same without waiting: a worker records a send's outcome and moves on to its next
+  // message (a thread's sleep on the commit costs more CPU than the commit's bookkeeping
+  // here). Once committed, the dispatcher is poked: the conversation's next message may go.
+  void record(const std::string& messageId, std::function<std::int64_t(storage::Tx&)> job);
 
   std::function<app::ChannelSetPtr()> channels_;
   storage::Store& store_;
@@ -49,6 +54,7 @@ class DeliveryEngine {
   std::condition_variable work_;      // workers: items queued
   std::deque<OutboxItem> queue_;
   int busy_ = 0;
+  int recording_ = 0;  // records not committed yet
   bool poked_ = false;
   bool stopping_ = false;
   std::thread dispatcher_;
