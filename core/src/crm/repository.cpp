@@ -215,6 +215,24 @@ std::optional<Conversation> findConversation(Tx& tx, const std::string& id) {
   return conversationFrom(*row);
 }
 
+std::optional<ConversationParty> findConversationParty(Tx& tx, const std::string& id) {
+  // One row per identity on the channel (one row with NULLs when there is none).
+  const auto rows = tx.query(
+      "SELECT v.id, v.contact_id, v.channel_id, v.tags, v.last_inbound_at, v.created_at, c.blocked, i.kind, "
+      "i.external_id FROM conversations v LEFT JOIN contacts c ON c.id = v.contact_id LEFT JOIN identities i "
+      "ON i.contact_id = v.contact_id AND i.channel_id = v.channel_id WHERE v.id = ? "
+      "ORDER BY i.created_at, i.external_id",
+      {id});
+  if (rows.empty()) return std::nullopt;
+  ConversationParty party;
+  party.conversation = conversationFrom(rows.front());
+  party.contactBlocked = rows.front().findInt(6).value_or(0) != 0;
+  for (const Row& r : rows) {
+    if (!r.isNull(8)) party.identities.push_back(Identity{party.conversation.channelId, r.getText(7), r.getText(8)});
+  }
+  return party;
+}
+
 std::optional<Conversation> findConversationFor(Tx& tx, const std::string& contactId,
                                                 const std::string& channelId) {
   auto row = tx.queryOne(

@@ -38,6 +38,14 @@ std::vector<Identity> identitiesOf(Tx& tx, const std::string& contactId);
 bool insertIdentity(Tx& tx, const std::string& contactId, const Identity& identity, std::int64_t now);
 
 std::optional<Conversation> findConversation(Tx& tx, const std::string& id);
+// A conversation with what sending on it needs of its contact, in one query (a send reads
+// it twice: when accepted and when claimed).
+struct ConversationParty {
+  Conversation conversation;
+  bool contactBlocked = false;
+  std::vector<Identity> identities;  // the contact's, on the conversation's channel, oldest first
+};
+std::optional<ConversationParty> findConversationParty(Tx& tx, const std::string& id);
 std::optional<Conversation> findConversationFor(Tx& tx, const std::string& contactId,
                                                 const std::string& channelId);
 std::vector<Conversation> conversationsOf(Tx& tx, const std::string& contactId);

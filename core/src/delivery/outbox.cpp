@@ -80,26 +80,24 @@ OutboxItem itemFrom(const Row& r) {
 namespace {
 
 // The person's id on the conversation's channel (preferring the plugin's identity kind).
-std::optional<crm::Identity> recipientOf(Tx& tx, const app::ChannelSet& channels, const crm::Conversation& c) {
-  const app::RuntimeChannel* channel = channels.findById(c.channelId);
-  std::optional<crm::Identity> any;
-  for (const crm::Identity& i : crm::identitiesOf(tx, c.contactId)) {
-    if (i.channelId != c.channelId) continue;
+std::optional<crm::Identity> recipientOf(const app::ChannelSet& channels, const crm::ConversationParty& party) {
+  const app::RuntimeChannel* channel = channels.findById(party.conversation.channelId);
+  for (const crm::Identity& i : party.identities) {
     if (channel && i.kind == channel->traits->userIdKind) return i;
-    if (!any) any = i;
   }
-  return any;
+  if (party.identities.empty()) return std::nullopt;
+  return party.identities.front();
 }
 
 }  // namespace
 
 SendTarget readSendTarget(Tx& tx, const app::ChannelSet& channels, const std::string& conversationId) {
   SendTarget target;
-  target.conversation = crm::findConversation(tx, conversationId);
-  if (!target.conversation) return target;
-  const auto contact = crm::findContact(tx, target.conversation->contactId);
-  target.contactBlocked = contact && contact->blocked;
-  target.recipient = recipientOf(tx, channels, *target.conversation);
+  auto party = crm::findConversationParty(tx, conversationId);
+  if (!party) return target;
+  target.contactBlocked = party->contactBlocked;
+  target.recipient = recipientOf(channels, *party);
+  target.conversation = std::move(party->conversation);
   return target;
 }
 

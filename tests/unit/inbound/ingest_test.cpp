@@ -18,6 +18,7 @@
 #include "config/config.h"
 #include "crm/records.h"
 #include "crm/repository.h"
+#include "delivery/outbox.h"
 #include "gateway/channel_api.h"
 #include "inbound/ingest.h"
 #include "plugins/plugin_loader.h"
@@ -846,6 +847,50 @@ TEST_F(IngestTest, ExpiringParkedStatusesDropsOnlyOldOnes) {
   store_->write([&](storage::Tx& tx) { expired = crm::expireParkedStatuses(tx, kT0); }).get();
   EXPECT_EQ(expired, 1);
   EXPECT_EQ(text("SELECT external_id FROM parked_statuses"), "wamid.NEW");
+}
+
+// What a send reads of its conversation (the accept and the claim), in one query.
+TEST_F(IngestTest, SendTargetHasTheBlockFlagAndPrefersThePluginsIdentityKindOnTheChannel) {
+  ingest("whatsapp", {waMessage("15550100201", "wamid.P1", kT0)});
+  const crm::Conversation wa = conversationOf("wa-main", "15550100201");
+  // An older business-scoped id on the same channel, and an id on another channel.
+  store_->write([&](storage::Tx& tx) {
+    tx.exec("INSERT INTO identities (channel_id, external_id, kind, contact_id, created_at) VALUES "
+            "('wa-main', 'US.1', 'bsuid', ?, 1), ('fb-main', 'PSID.1', 'psid', ?, 2)",
+            {wa.contactId, wa.contactId});
+  }).get();
+
+  std::optional<crm::ConversationParty> party;
+  delivery::SendTarget target;
+  store_->read([&](storage::Tx& tx) {
+    party = crm::findConversationParty(tx, wa.id);
+    target = delivery::readSendTarget(tx, *channels_, wa.id);
+  });
+  ASSERT_TRUE(party);
+  EXPECT_EQ(party->conversation.contactId, wa.contactId);
+  EXPECT_FALSE(party->contactBlocked);
+  ASSERT_EQ(party->identities.size(), 2u);  // this channel's only, oldest first
+  EXPECT_EQ(party->identities[0].externalId, "US.1");
+  EXPECT_EQ(party->identities[1].externalId, "15550100201");
+  ASSERT_TRUE(target.conversation && target.recipient);
+  EXPECT_EQ(target.recipient->kind, "wa_id");  // the plugin's kind wins over the older bsuid
+  EXPECT_EQ(target.recipient->externalId, "15550100201");
+
+  store_->write([&](storage::Tx& tx) {
+    tx.exec("UPDATE contacts SET blocked = 1 WHERE id = ?", {wa.contactId});
+    tx.exec("DELETE FROM identities WHERE contact_id = ? AND channel_id = 'wa-main'", {wa.contactId});
+  }).get();
+  store_->read([&](storage::Tx& tx) {
+    party = crm::findConversationParty(tx, wa.id);
+    target = delivery::readSendTarget(tx, *channels_, wa.id);
+    EXPECT_FALSE(crm::findConversationParty(tx, "cv_missing"));
+    EXPECT_FALSE(delivery::readSendTarget(tx, *channels_, "cv_missing").conversation);
+  });
+  ASSERT_TRUE(party);
+  EXPECT_TRUE(party->contactBlocked);
+  EXPECT_THAT(party->identities, IsEmpty());
+  EXPECT_TRUE(target.contactBlocked);
+  EXPECT_FALSE(target.recipient);
 }
 
 }  // namespace
