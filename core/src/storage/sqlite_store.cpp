@@ -4,6 +4,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -361,6 +363,10 @@ class SqliteStore final : public Store {
 }  // namespace
 
 std::unique_ptr<Store> openSqlite(const SqliteOptions& options) {
+  // SQLite's memory statistics take a process-wide mutex on every allocation, and nothing
+  // here reads them: off, once, before SQLite is first used (later it refuses, harmlessly).
+  static const int configured = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  (void)configured;
   return std::make_unique<SqliteStore>(options);
 }
 
