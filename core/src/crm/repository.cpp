@@ -1,5 +1,6 @@
 #include "crm/repository.h"
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 
@@ -216,20 +217,25 @@ std::optional<Conversation> findConversation(Tx& tx, const std::string& id) {
 }
 
 std::optional<ConversationParty> findConversationParty(Tx& tx, const std::string& id) {
-  // One row per identity on the channel (one row with NULLs when there is none).
+  // One row per identity on the channel (one row with NULLs when there is none). Sorted
+  // here rather than by ORDER BY, which costs SQLite a temporary b-tree for a row or two.
   const auto rows = tx.query(
       "SELECT v.id, v.contact_id, v.channel_id, v.tags, v.last_inbound_at, v.created_at, c.blocked, i.kind, "
-      "i.external_id FROM conversations v LEFT JOIN contacts c ON c.id = v.contact_id LEFT JOIN identities i "
-      "ON i.contact_id = v.contact_id AND i.channel_id = v.channel_id WHERE v.id = ? "
-      "ORDER BY i.created_at, i.external_id",
+      "i.external_id, i.created_at FROM conversations v LEFT JOIN contacts c ON c.id = v.contact_id "
+      "LEFT JOIN identities i ON i.contact_id = v.contact_id AND i.channel_id = v.channel_id WHERE v.id = ?",
       {id});
   if (rows.empty()) return std::nullopt;
   ConversationParty party;
   party.conversation = conversationFrom(rows.front());
   party.contactBlocked = rows.front().findInt(6).value_or(0) != 0;
+  std::vector<std::pair<std::int64_t, Identity>> found;
   for (const Row& r : rows) {
-    if (!r.isNull(8)) party.identities.push_back(Identity{party.conversation.channelId, r.getText(7), r.getText(8)});
+    if (!r.isNull(8)) found.push_back({r.getInt(9), Identity{party.conversation.channelId, r.getText(7), r.getText(8)}});
   }
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first : a.second.externalId < b.second.externalId;
+  });
+  for (auto& f : found) party.identities.push_back(std::move(f.second));
   return party;
 }
 

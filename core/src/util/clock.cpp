@@ -11,20 +11,61 @@ std::int64_t nowMs() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+namespace {
+
+// Writes value as `width` digits, zero-padded, ending just before `end`.
+void putDigits(char* end, std::int64_t value, int width) {
+  for (int i = 0; i < width; ++i) {
+    *--end = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+}
+
+}  // namespace
+
 std::string formatRfc3339(std::int64_t epochMs) {
+  // Every message and feed row renders several times: plain arithmetic instead of gmtime_r
+  // (glibc takes its time-zone lock even for UTC) and snprintf.
   std::int64_t seconds = epochMs / 1000;
   std::int64_t millis = epochMs % 1000;
   if (millis < 0) {
     millis += 1000;
     seconds -= 1;
   }
-  const std::time_t t = static_cast<std::time_t>(seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(millis));
-  return buffer;
+  std::int64_t days = seconds / 86400;
+  std::int64_t secondOfDay = seconds % 86400;
+  if (secondOfDay < 0) {
+    secondOfDay += 86400;
+    days -= 1;
+  }
+  // Civil date from days since 1970-01-01 (H. Hinnant's days_from_civil, inverted).
+  const std::int64_t z = days + 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const std::int64_t dayOfEra = z - era * 146097;
+  const std::int64_t yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146096) / 365;
+  const std::int64_t dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100);
+  const std::int64_t mp = (5 * dayOfYear + 2) / 153;
+  const std::int64_t day = dayOfYear - (153 * mp + 2) / 5 + 1;
+  const std::int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  const std::int64_t year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
+  if (year < 0 || year > 9999) {  // not representable in four digits: as gmtime would print it
+    char buffer[64];
+    std::snprintf(buffer, sizeof buffer, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03lldZ",
+                  static_cast<long long>(year), static_cast<long long>(month), static_cast<long long>(day),
+                  static_cast<long long>(secondOfDay / 3600), static_cast<long long>(secondOfDay / 60 % 60),
+                  static_cast<long long>(secondOfDay % 60), static_cast<long long>(millis));
+    return buffer;
+  }
+  std::string out = "0000-00-00T00:00:00.000Z";
+  char* p = out.data();
+  putDigits(p + 4, year, 4);
+  putDigits(p + 7, month, 2);
+  putDigits(p + 10, day, 2);
+  putDigits(p + 13, secondOfDay / 3600, 2);
+  putDigits(p + 16, secondOfDay / 60 % 60, 2);
+  putDigits(p + 19, secondOfDay % 60, 2);
+  putDigits(p + 23, millis, 3);
+  return out;
 }
 
 std::string nowRfc3339() { return formatRfc3339(nowMs()); }
