@@ -87,7 +87,8 @@ http::Response SendHandler::answerSend(const delivery::Accepted& accepted, const
     if (!accepted.message) return http::errorResponse(accepted.httpStatus, accepted.errorCode, accepted.errorMessage);
     if (accepted.lastEventSeq > 0) feed_.published(accepted.lastEventSeq);
     if (!accepted.replayed) wakeDelivery_();
-    return wrapped(202, "message", crm::renderMessage(*accepted.message));
+    return wrapped(202, "message",
+                   accepted.messageJson.empty() ? crm::renderMessage(*accepted.message) : accepted.messageJson);
   } catch (const std::exception& e) {
     log::get("api")->error("api.send_failed error={}", e.what());  // nothing was accepted
   } catch (...) {

@@ -199,7 +199,8 @@ Accepted commitSend(Tx& tx, PreparedSend prepared, const std::string& conversati
             {conversationId, *idempotencyKey, m.id, now});
   }
   Accepted a;
-  a.lastEventSeq = crm::appendEvent(tx, "message.created", now, crm::renderMessage(m));
+  a.messageJson = crm::renderMessage(m);
+  a.lastEventSeq = crm::appendEvent(tx, "message.created", now, a.messageJson);
   a.message = std::move(m);
   return a;
 }

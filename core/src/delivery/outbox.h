@@ -21,6 +21,7 @@ struct Accepted {
   std::string errorCode;                // contract error code when refused
   std::string errorMessage;
   std::int64_t lastEventSeq = 0;
+  std::string messageJson;  // the new message as its feed row renders it (the 202's body); "" on a replay
 };
 
 // Checks a send against the rules (channel enabled, contact not blocked, window, identity,
