@@ -78,6 +78,7 @@ Message messageFrom(const Row& r) {
   return m;
 }
 
+// The hot lookups keep the result in a function-local static: built once, not per call.
 std::string select(const char* columns, const char* rest) {
   return std::string("SELECT ") + columns + " " + rest;
 }
@@ -116,7 +117,8 @@ std::string newId(const char* prefix) {
 }
 
 std::optional<Contact> findContact(Tx& tx, const std::string& id) {
-  auto row = tx.queryOne(select(kContactColumns, "FROM contacts WHERE id = ?"), {id});
+  static const std::string kSql = select(kContactColumns, "FROM contacts WHERE id = ?");
+  auto row = tx.queryOne(kSql, {id});
   if (!row) return std::nullopt;
   return contactFrom(*row);
 }
@@ -211,7 +213,8 @@ bool insertIdentity(Tx& tx, const std::string& contactId, const Identity& i, std
 }
 
 std::optional<Conversation> findConversation(Tx& tx, const std::string& id) {
-  auto row = tx.queryOne(select(kConversationColumns, "FROM conversations WHERE id = ?"), {id});
+  static const std::string kSql = select(kConversationColumns, "FROM conversations WHERE id = ?");
+  auto row = tx.queryOne(kSql, {id});
   if (!row) return std::nullopt;
   return conversationFrom(*row);
 }
@@ -241,9 +244,9 @@ std::optional<ConversationParty> findConversationParty(Tx& tx, const std::string
 
 std::optional<Conversation> findConversationFor(Tx& tx, const std::string& contactId,
                                                 const std::string& channelId) {
-  auto row = tx.queryOne(
-      select(kConversationColumns, "FROM conversations WHERE contact_id = ? AND channel_id = ?"),
-      {contactId, channelId});
+  static const std::string kSql =
+      select(kConversationColumns, "FROM conversations WHERE contact_id = ? AND channel_id = ?");
+  auto row = tx.queryOne(kSql, {contactId, channelId});
   if (!row) return std::nullopt;
   return conversationFrom(*row);
 }
@@ -287,15 +290,16 @@ bool insertMessage(Tx& tx, Message& m) {
 }
 
 std::optional<Message> findMessage(Tx& tx, const std::string& id) {
-  auto row = tx.queryOne(select(kMessageColumns, "FROM messages WHERE id = ?"), {id});
+  static const std::string kSql = select(kMessageColumns, "FROM messages WHERE id = ?");
+  auto row = tx.queryOne(kSql, {id});
   if (!row) return std::nullopt;
   return messageFrom(*row);
 }
 
 std::optional<Message> findMessageByExternalId(Tx& tx, const std::string& channelId,
                                                const std::string& externalId) {
-  auto row = tx.queryOne(select(kMessageColumns, "FROM messages WHERE channel_id = ? AND external_id = ?"),
-                         {channelId, externalId});
+  static const std::string kSql = select(kMessageColumns, "FROM messages WHERE channel_id = ? AND external_id = ?");
+  auto row = tx.queryOne(kSql, {channelId, externalId});
   if (!row) return std::nullopt;
   return messageFrom(*row);
 }

@@ -217,12 +217,12 @@ std::vector<OutboxItem> claimDue(Tx& tx, const app::ChannelSet& channels, std::i
                                  int limit, std::int64_t& lastEventSeq) {
   // The NOT EXISTS keeps a conversation's later messages back while an earlier one is
   // unfinished (pending retry, in flight or of unknown outcome).
-  const auto rows = tx.query(
+  static const std::string kSql =
       std::string("SELECT ") + kOutboxColumns +
-          " FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= ? AND NOT EXISTS "
-          "(SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id AND p.seq < o.seq) "
-          "ORDER BY o.next_attempt_at, o.seq LIMIT ?",
-      {now, std::int64_t{limit}});
+      " FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= ? AND NOT EXISTS "
+      "(SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id AND p.seq < o.seq) "
+      "ORDER BY o.next_attempt_at, o.seq LIMIT ?";
+  const auto rows = tx.query(kSql, {now, std::int64_t{limit}});
   std::vector<OutboxItem> items;
   for (const Row& r : rows) {
     OutboxItem item = itemFrom(r);

@@ -80,17 +80,17 @@ void Connection::execScript(const std::string& sql) {
   if (rc != SQLITE_OK) fail(rc, sql);
 }
 
-std::int64_t Connection::exec(const std::string& sql, const std::vector<Value>& params) {
+std::int64_t Connection::exec(std::string_view sql, const std::vector<Value>& params) {
   return run(sql, params, nullptr);
 }
 
-std::vector<Row> Connection::query(const std::string& sql, const std::vector<Value>& params) {
+std::vector<Row> Connection::query(std::string_view sql, const std::vector<Value>& params) {
   std::vector<Row> rows;
   run(sql, params, &rows);
   return rows;
 }
 
-std::optional<std::int64_t> Connection::insert(const std::string& sql, const std::vector<Value>& params) {
+std::optional<std::int64_t> Connection::insert(std::string_view sql, const std::vector<Value>& params) {
   if (run(sql, params, nullptr) == 0) return std::nullopt;
   return sqlite3_last_insert_rowid(db_);
 }
@@ -111,29 +111,30 @@ void Connection::rollbackQuietly() noexcept {
   if (inTransaction()) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
-sqlite3_stmt* Connection::prepare(const std::string& sql) {
+sqlite3_stmt* Connection::prepare(std::string_view sql) {
   auto found = cache_.find(sql);
   if (found != cache_.end()) return found->second->get();
   sqlite3_stmt* raw = nullptr;
-  const int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size() + 1),
-                                    SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+  const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &raw,
+                                    nullptr);
   if (rc != SQLITE_OK) fail(rc, sql);
-  if (raw == nullptr) throw StoreError("sqlite: empty statement: " + sql);
-  auto stmt = std::make_unique<Statement>(raw);
+  if (raw == nullptr) throw StoreError("sqlite: empty statement: " + std::string(sql));
+  auto stmt = std::make_unique<Statement>(raw, sql);
   // Safe to drop everything here: no other statement of this connection is mid-step, since
   // run() always steps to the end and resets before returning.
   if (cache_.size() >= kMaxCachedStatements) cache_.clear();
-  cache_.emplace(sql, std::move(stmt));
+  const std::string_view key = stmt->sql();
+  cache_.emplace(key, std::move(stmt));
   return raw;
 }
 
-std::int64_t Connection::run(const std::string& sql, const std::vector<Value>& params,
+std::int64_t Connection::run(std::string_view sql, const std::vector<Value>& params,
                              std::vector<Row>* rows) {
   sqlite3_stmt* stmt = prepare(sql);
   ResetOnExit reset{stmt};
   if (sqlite3_bind_parameter_count(stmt) != static_cast<int>(params.size())) {
     throw StoreError("sqlite: statement wants " + std::to_string(sqlite3_bind_parameter_count(stmt)) +
-                     " parameters, got " + std::to_string(params.size()) + ": " + sql);
+                     " parameters, got " + std::to_string(params.size()) + ": " + std::string(sql));
   }
   for (std::size_t i = 0; i < params.size(); ++i) {
     const int index = static_cast<int>(i + 1);
@@ -167,9 +168,9 @@ std::int64_t Connection::run(const std::string& sql, const std::vector<Value>& p
   return sqlite3_stmt_readonly(stmt) ? 0 : sqlite3_changes64(db_);
 }
 
-void Connection::fail(int rc, const std::string& sql) const {
+void Connection::fail(int rc, std::string_view sql) const {
   std::string message = "sqlite: " + std::string(sqlite3_errmsg(db_)) + " (" + path_ + ")";
-  if (!sql.empty()) message += " in: " + sql.substr(0, 200);
+  if (!sql.empty()) message += " in: " + std::string(sql.substr(0, 200));
   if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
     throw UniqueViolation(message);
   }

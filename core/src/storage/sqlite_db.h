@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -18,16 +19,19 @@ struct sqlite3_stmt;
 namespace gateway::storage::sqlite {
 
 // One prepared statement; finalized on destruction.
+// Keeps its own copy of the SQL: the statement cache's key points into it.
 class Statement {
  public:
-  explicit Statement(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  Statement(sqlite3_stmt* stmt, std::string_view sql) : stmt_(stmt), sql_(sql) {}
   ~Statement();
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
   sqlite3_stmt* get() const { return stmt_; }
+  std::string_view sql() const { return sql_; }
 
  private:
   sqlite3_stmt* stmt_;
+  const std::string sql_;
 };
 
 enum class Role { kWriter, kReader };
@@ -47,10 +51,10 @@ class Connection {
   // Runs one or more statements without parameters or results (BEGIN, migration scripts).
   void execScript(const std::string& sql);
   // One statement through the cache; returns sqlite3_changes (0 for a read-only statement).
-  std::int64_t exec(const std::string& sql, const std::vector<Value>& params);
-  std::vector<Row> query(const std::string& sql, const std::vector<Value>& params);
+  std::int64_t exec(std::string_view sql, const std::vector<Value>& params);
+  std::vector<Row> query(std::string_view sql, const std::vector<Value>& params);
   // An INSERT: the new rowid, or nullopt when it inserted nothing.
-  std::optional<std::int64_t> insert(const std::string& sql, const std::vector<Value>& params);
+  std::optional<std::int64_t> insert(std::string_view sql, const std::vector<Value>& params);
 
   // False once SQLite has ended the transaction by itself (some I/O and full-disk errors do).
   bool inTransaction() const;
@@ -65,16 +69,18 @@ class Connection {
   int walFrames() const { return walFrames_; }
 
  private:
-  sqlite3_stmt* prepare(const std::string& sql);
-  std::int64_t run(const std::string& sql, const std::vector<Value>& params, std::vector<Row>* rows);
-  [[noreturn]] void fail(int rc, const std::string& sql) const;
+  sqlite3_stmt* prepare(std::string_view sql);
+  std::int64_t run(std::string_view sql, const std::vector<Value>& params, std::vector<Row>* rows);
+  [[noreturn]] void fail(int rc, std::string_view sql) const;
 
   // Dynamic SQL must not grow the cache without bound; past this it is simply emptied.
   static constexpr std::size_t kMaxCachedStatements = 256;
 
   sqlite3* db_ = nullptr;
   std::string path_;
-  std::unordered_map<std::string, std::unique_ptr<Statement>> cache_;
+  // Keyed by a view of the statement's own SQL, so a lookup by a caller's literal copies
+  // nothing (every statement used to build a std::string first).
+  std::unordered_map<std::string_view, std::unique_ptr<Statement>> cache_;
   int walFrames_ = 0;
 };
 
@@ -83,13 +89,13 @@ class Connection {
 class ConnectionTx final : public Tx {
  public:
   explicit ConnectionTx(Connection& db) : db_(db) {}
-  std::int64_t exec(const std::string& sql, const std::vector<Value>& params = {}) override {
+  std::int64_t exec(std::string_view sql, const std::vector<Value>& params = {}) override {
     return db_.exec(sql, params);
   }
-  std::vector<Row> query(const std::string& sql, const std::vector<Value>& params = {}) override {
+  std::vector<Row> query(std::string_view sql, const std::vector<Value>& params = {}) override {
     return db_.query(sql, params);
   }
-  std::optional<std::int64_t> insert(const std::string& sql, const std::vector<Value>& params) override {
+  std::optional<std::int64_t> insert(std::string_view sql, const std::vector<Value>& params) override {
     return db_.insert(sql, params);
   }
 

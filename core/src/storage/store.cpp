@@ -38,7 +38,7 @@ std::optional<std::int64_t> Row::findInt(std::size_t i) const {
   return getInt(i);
 }
 
-std::optional<Row> Tx::queryOne(const std::string& sql, const std::vector<Value>& params) {
+std::optional<Row> Tx::queryOne(std::string_view sql, const std::vector<Value>& params) {
   auto rows = query(sql, params);
   if (rows.empty()) return std::nullopt;
   return std::move(rows.front());

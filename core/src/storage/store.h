@@ -12,6 +12,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -58,13 +59,13 @@ class Tx {
  public:
   virtual ~Tx() = default;
   // Runs a statement; returns the number of rows changed.
-  virtual std::int64_t exec(const std::string& sql, const std::vector<Value>& params = {}) = 0;
-  virtual std::vector<Row> query(const std::string& sql, const std::vector<Value>& params = {}) = 0;
+  virtual std::int64_t exec(std::string_view sql, const std::vector<Value>& params = {}) = 0;
+  virtual std::vector<Row> query(std::string_view sql, const std::vector<Value>& params = {}) = 0;
   // Runs an INSERT into a table with an integer primary key; returns the new row's key, or
   // nullopt when no row went in (ON CONFLICT DO NOTHING). Cheaper than RETURNING in SQLite,
   // which gathers the returned rows in a temporary table first.
-  virtual std::optional<std::int64_t> insert(const std::string& sql, const std::vector<Value>& params) = 0;
-  std::optional<Row> queryOne(const std::string& sql, const std::vector<Value>& params = {});
+  virtual std::optional<std::int64_t> insert(std::string_view sql, const std::vector<Value>& params) = 0;
+  std::optional<Row> queryOne(std::string_view sql, const std::vector<Value>& params = {});
 };
 
 struct StoreStats {
