@@ -139,11 +139,11 @@ void DeliveryEngine::record(const std::string& messageId, std::function<std::int
                    // The lease runs out and the message is retried as of unknown outcome.
                    log::get("delivery")->error("delivery.record_failed message={} error={}", messageId, e.what());
                  }
-                 {
-                   std::lock_guard<std::mutex> lock(mutex_);
-                   --recording_;
-                   poked_ = true;  // what waited behind this message in its conversation may go
-                 }
+                 // Notified under the lock: once it is released, a stop that saw the last
+                 // record done may destroy this engine.
+                 std::lock_guard<std::mutex> lock(mutex_);
+                 --recording_;
+                 poked_ = true;        // what waited behind this message in its conversation may go
                  wake_.notify_all();  // the dispatcher, and a stop waiting for the last record
                });
 }

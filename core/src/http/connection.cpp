@@ -197,10 +197,11 @@ class LaterAnswer final : public Reply::Target {
       } catch (const std::exception&) {  // out of memory: say nothing, close
         ::shutdown(fd_, SHUT_RDWR);
       }
+      // Before done_: once the connection sees it, the server may stop and its metrics go.
+      latency_.observe(std::chrono::duration<double>(Clock::now() - started_).count());
       done_ = true;
     }
-    answered_.notify_all();
-    latency_.observe(std::chrono::duration<double>(Clock::now() - started_).count());
+    answered_.notify_all();  // this object lives on in the caller's Reply
   }
 
   // Waits until the answer is out; returns what the socket did not take.
