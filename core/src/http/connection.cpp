@@ -303,8 +303,10 @@ class Connection : public Poco::Net::TCPServerConnection {
       keepAlive = false;  // the rest of the body is not read: the connection is unusable
     } else {
       request.answerLater = [&] {
-        later_ = std::make_shared<LaterAnswer>(socket().impl()->sockfd(), keepAlive && !context_.registry.stopping(),
-                                               head.http10, request.method != "HEAD", latencyOf(match.name), started);
+        if (!later_) {  // a second call shares the first one's answer: still only one goes out
+          later_ = std::make_shared<LaterAnswer>(socket().impl()->sockfd(), keepAlive && !context_.registry.stopping(),
+                                                 head.http10, request.method != "HEAD", latencyOf(match.name), started);
+        }
         return Reply(later_);
       };
       response = dispatch(request, match);

@@ -52,6 +52,12 @@ class Later : public ::testing::Test {
       owe(request.answerLater());
       throw std::runtime_error("failed after taking the reply");
     });
+    // Takes its Reply twice (against the rule) and hands both over.
+    router_.add("POST", "/twice", "twice", [this](Request& request) {
+      owe(request.answerLater());
+      owe(request.answerLater());
+      return Response::later();
+    });
     router_.add("GET", "/now", "now", [](Request&) { return Response::text(200, "now"); });
     server_ = std::make_unique<Server>(ServerOptions{}, router_, metrics_);
     server_->start();
@@ -146,6 +152,18 @@ TEST_F(Later, AHandlerThatTookAReplyAndThrewIsAnsweredOnce) {
   ASSERT_TRUE(client.send(kNow));
   EXPECT_THAT(client.response(), EndsWith("now"));
   EXPECT_EQ(client.response(false, 200ms), "");
+}
+
+TEST_F(Later, AReplyTakenTwiceStillAnswersOnce) {
+  RawClient client(server_->port());
+  ASSERT_TRUE(client.send(post("/twice", "x")));
+  const Reply first = owed();
+  const Reply second = owed();
+  answerFromAnotherThread(second, Response::text(200, "second"));
+  answerFromAnotherThread(first, Response::text(200, "first"));
+  EXPECT_THAT(client.response(), EndsWith("second"));
+  ASSERT_TRUE(client.send(kNow));
+  EXPECT_THAT(client.response(), EndsWith("now"));  // not a stray "first" before it
 }
 
 TEST_F(Later, AnAnswerTheSocketCannotTakeAtOnceArrivesWhole) {
