@@ -75,10 +75,6 @@ OutboxItem itemFrom(const Row& r) {
   return item;
 }
 
-}  // namespace
-
-namespace {
-
 // The person's id on the conversation's channel (preferring the plugin's identity kind).
 std::optional<crm::Identity> recipientOf(const app::ChannelSet& channels, const crm::ConversationParty& party) {
   const app::RuntimeChannel* channel = channels.findById(party.conversation.channelId);
@@ -133,12 +129,12 @@ PreparedSend prepareSend(Tx& tx, const app::ChannelSet& channels, const std::str
   const crm::Conversation& conversation = *target.conversation;
   const crm::Identity& recipient = *target.recipient;
   if (request.replyTo) {
-    const auto target = crm::findMessage(tx, *request.replyTo);
-    if (!target || target->conversationId != conversationId) {
+    const auto quoted = crm::findMessage(tx, *request.replyTo);
+    if (!quoted || quoted->conversationId != conversationId) {
       prepared.refusal = refused(400, "invalid_request", "reply_to is not a message of this conversation");
       return prepared;
     }
-    request.replyToExternalId = target->externalId;  // unset while the quoted one is unsent
+    request.replyToExternalId = quoted->externalId;  // unset while the quoted one is unsent
   }
 
   crm::Message m;

@@ -44,7 +44,6 @@ class Reply {
   Reply() = default;
   explicit Reply(std::shared_ptr<Target> target);
   void operator()(const Response& response) const;
-  explicit operator bool() const { return once_ != nullptr; }
 
  private:
   struct Once;
