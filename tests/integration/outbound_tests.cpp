@@ -221,6 +221,32 @@ TEST_F(Outbound, TheConfiguredRateIsNeverExceeded) {
   EXPECT_GE(requests.back().at - requests.front().at, 2300ms);  // 50 at 20/s
 }
 
+TEST_F(Outbound, AnAccountAtItsRateLimitDoesNotHoldBackTheOthers) {
+  // WhatsApp at 2 sends/s with a backlog of 10 (about 5 s of sends); Messenger unthrottled.
+  // With two workers, neither may sit waiting for WhatsApp's slots while a Messenger
+  // message is due.
+  gt::TestConfig c;
+  c.rateLimitMpsById = {{"wa-main", 2}};
+  c.extraYaml = std::string(kFastDelivery) + "  workers: 2\n";
+  start(c);
+  std::vector<std::string> conversations;
+  for (int i = 0; i < 10; ++i) conversations.push_back(conversationFor("whatsapp", "1555010050" + std::to_string(i)));
+  const std::string messenger = conversationFor("messenger", "7100000000000501");
+  std::vector<std::string> backlog;
+  for (int i = 0; i < 10; ++i) backlog.push_back(sendText(conversations[i], "wa" + std::to_string(i)));
+  ASSERT_TRUE(gt::waitFor([&] { return !graph.requests().empty(); }, 5s));
+  const auto accepted = std::chrono::steady_clock::now();
+  const std::string id = sendText(messenger, "not behind whatsapp");
+  ASSERT_TRUE(waitStatus(id, "sent", 10s));
+  const auto requests = graph.requests();
+  const auto it = std::find_if(requests.begin(), requests.end(),
+                               [](const auto& r) { return r.body.find("not behind whatsapp") != std::string::npos; });
+  ASSERT_NE(it, requests.end());
+  EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(it->at - accepted).count(), 1000);
+  EXPECT_LT(it - requests.begin(), 5) << "it went out after most of the WhatsApp backlog";
+  for (const auto& m : backlog) ASSERT_TRUE(waitStatus(m, "sent", 15s));  // and the backlog still drains
+}
+
 TEST_F(Outbound, OneConversationKeepsItsOrderThroughRetries) {
   start();
   graph.script("first", {{500, gt::graphError(1, "Unknown error", true)}, {500, "{}"}});

@@ -227,7 +227,8 @@ std::string makeConfigYaml(const TestConfig& c) {
         << "\n    account_id: \"" << account << "\"\n    app_secret: \"" << kFixtureSecret
         << "\"\n    app_id: \"900100200300400\"\n    verify_token: \"" << verify
         << "\"\n    access_token: \"test-access-token-" << id << "\"\n    graph_base_url: \""
-        << c.graphBaseUrl << "\"\n    api_version: \"v21.0\"\n    rate_limit_mps: " << c.rateLimitMps << "\n";
+        << c.graphBaseUrl << "\"\n    api_version: \"v21.0\"\n    rate_limit_mps: "
+        << (c.rateLimitMpsById.count(id) ? c.rateLimitMpsById.at(id) : c.rateLimitMps) << "\n";
     return out.str();
   };
   std::ostringstream out;

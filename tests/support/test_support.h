@@ -91,6 +91,7 @@ struct TestConfig {
   bool instagramEnabled = true;
   std::size_t maxBodyBytes = 1048576;
   double rateLimitMps = 1000;
+  std::map<std::string, double> rateLimitMpsById;  // per channel id, instead of rateLimitMps
   std::string serverYaml;         // more keys under server:, e.g. "  keep_alive_timeout_s: 1\n"
   std::string extraChannelsYaml;  // more list items under channels:
   std::string extraYaml;  // appended verbatim

@@ -1,6 +1,10 @@
 #include "delivery/delivery_engine.h"
 
+#include <pthread.h>
+
 #include <limits>
+#include <map>
+#include <set>
 #include <random>
 
 #include "crm/render.h"
@@ -14,6 +18,10 @@ namespace gateway::delivery {
 namespace api = gateway::channel_api;
 
 namespace {
+
+// How far ahead of its pacing slot a message is claimed: the longest a worker waits for a
+// slot, so the longest an account at its rate limit keeps a worker from other accounts.
+constexpr std::chrono::milliseconds kPacingHorizon{50};
 
 // Collects the HTTP request a plugin builds.
 class CallWriter final : public api::RequestWriter {
@@ -85,6 +93,7 @@ void DeliveryEngine::stop() {
   }
   wake_.notify_all();
   work_.notify_all();
+  stop_.notify_all();
   if (dispatcher_.joinable()) dispatcher_.join();
   for (auto& w : workers_) w.join();
   workers_.clear();
@@ -149,41 +158,70 @@ void DeliveryEngine::record(const std::string& messageId, std::function<std::int
 }
 
 void DeliveryEngine::dispatchLoop() {
+  pthread_setname_np(pthread_self(), "delivery-claim");
   auto log = log::get("delivery");
   for (;;) {
     int free = 0;
+    // Items claimed and not yet taken by a worker, per channel: each will take one of its
+    // channel's pacing slots.
+    std::map<std::string, int> waiting;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       if (stopping_) return;
       free = static_cast<int>(workers_.size()) * 2 - busy_ - static_cast<int>(queue_.size());
+      for (const OutboxItem& item : queue_) ++waiting[item.channelId];
     }
     std::optional<std::int64_t> due;
+    // Accounts whose next free pacing slot is further away than kPacingHorizon: their due
+    // items stay in the outbox, and the dispatcher comes back when that slot draws near.
+    std::set<std::string> heldBack;
+    auto wakeAt = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     try {
       const app::ChannelSetPtr set = channels_();
       const config::DeliveryConfig cfg = set->config->delivery;
+      // A worker holds an item until its slot: claim an account's item only if its slot
+      // comes within the horizon, so an account behind its rate limit cannot take the
+      // workers (and the claims' places) from the others' due messages.
+      auto admit = [&](const OutboxItem& item) {
+        const app::RuntimeChannel* channel = set->findById(item.channelId);
+        if (!channel) return true;  // deliver() fails it (the channel left the config)
+        const auto now = RateLimiter::Clock::now();
+        int& ahead = waiting[item.channelId];
+        const auto slot = std::max(limiter_.nextSlot(item.channelId), now) +
+                          ahead * RateLimiter::interval(channel->config.rateLimitMps);
+        if (slot > now + kPacingHorizon) {
+          wakeAt = std::min(wakeAt, slot - kPacingHorizon);
+          return false;
+        }
+        ++ahead;
+        return true;
+      };
       std::vector<OutboxItem> claimed;
       commit([&](storage::Tx& tx) {
         const std::int64_t now = util::nowMs();
         expireLeases(tx, now);
         retryUnknown(tx, now, cfg.unknownGraceS * 1000);
         std::int64_t seq = 0;
-        if (free > 0) claimed = claimDue(tx, *set, now, cfg.requestTimeoutMs + 30000, free, seq);
-        due = nextDue(tx);
+        if (free > 0) claimed = claimDue(tx, *set, now, cfg.requestTimeoutMs + 30000, free, admit, heldBack, seq);
+        due = nextDue(tx, heldBack);
         return seq;
       });
       if (!claimed.empty()) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        for (auto& item : claimed) {
-          queue_.push_back(std::move(item));
-          work_.notify_one();  // one worker per item: no thundering herd
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          for (auto& item : claimed) queue_.push_back(std::move(item));
         }
+        // One worker per item (no thundering herd), woken after the lock is released so it
+        // does not wake only to wait for it.
+        for (std::size_t i = 0; i < claimed.size(); ++i) work_.notify_one();
       }
     } catch (const std::exception& e) {
       log->error("delivery.dispatch_failed error={}", e.what());
     }
     std::unique_lock<std::mutex> lock(mutex_);
-    // Sleep until the next due item, a poke, or a second (leases and unknown sends age).
-    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    // Sleep until the next due item, a held-back account's slot, a poke, or a second
+    // (leases and unknown sends age).
+    auto until = wakeAt;
     if (due) {
       const auto in = std::chrono::milliseconds(std::max<std::int64_t>(0, *due - util::nowMs()));
       until = std::min(until, std::chrono::steady_clock::now() + in);
@@ -195,6 +233,7 @@ void DeliveryEngine::dispatchLoop() {
 }
 
 void DeliveryEngine::workerLoop() {
+  pthread_setname_np(pthread_self(), "delivery-send");
   for (;;) {
     OutboxItem item;
     {
@@ -256,15 +295,15 @@ void DeliveryEngine::deliver(const OutboxItem& item) {
                                   writer) != api::Outcome::kOk) {
     return fail("unsupported_content", "the channel cannot build this message", std::nullopt);
   }
-  // Wait for this channel's pacing slot; a stop does not wait for it (with a low rate the
-  // slot can be many seconds away): the message goes back to pending, unsent.
+  // Wait for this channel's pacing slot (the claim took the item only if it was within
+  // kPacingHorizon); a stop does not wait for it: the message goes back to pending, unsent.
   {
     const auto slot = limiter_.reserve(channel->config.id, channel->config.rateLimitMps);
     // Below the limit the slot is now: no lock shared with every worker, and no futex call
     // for a wait that would end at once.
     if (slot > RateLimiter::Clock::now()) {
       std::unique_lock<std::mutex> lock(mutex_);
-      if (work_.wait_until(lock, slot, [this] { return stopping_; })) {
+      if (stop_.wait_until(lock, slot, [this] { return stopping_; })) {
         lock.unlock();
         record(item.messageId, [id = item.messageId](storage::Tx& tx) {
           releaseUnsent(tx, id, util::nowMs());

@@ -52,6 +52,7 @@ class DeliveryEngine {
   std::mutex mutex_;
   std::condition_variable wake_;      // dispatcher: new work or a free worker
   std::condition_variable work_;      // workers: items queued
+  std::condition_variable stop_;      // workers waiting for a pacing slot: only a stop ends it early
   std::deque<OutboxItem> queue_;
   int busy_ = 0;
   int recording_ = 0;  // records not committed yet

@@ -61,6 +61,15 @@ const char* refusalMessage(const std::string& code) {
 constexpr const char* kOutboxColumns =
     "message_id, seq, conversation_id, channel_id, state, attempts, next_attempt_at, accepted_at, request";
 
+// Channel ids as a JSON array, for `NOT IN (SELECT value FROM json_each(?))`.
+std::string channelList(const std::set<std::string>& ids) {
+  util::JsonWriter out;
+  out.startArray();
+  for (const auto& id : ids) out.string(id);
+  out.endArray();
+  return out.str();
+}
+
 OutboxItem itemFrom(const Row& r) {
   OutboxItem item;
   item.messageId = r.getText(0);
@@ -210,26 +219,39 @@ Accepted acceptSend(Tx& tx, const app::ChannelSet& channels, const std::string& 
 }
 
 std::vector<OutboxItem> claimDue(Tx& tx, const app::ChannelSet& channels, std::int64_t now, std::int64_t leaseMs,
-                                 int limit, std::int64_t& lastEventSeq) {
+                                 int limit, const Admit& admit, std::set<std::string>& heldBack,
+                                 std::int64_t& lastEventSeq) {
   // The NOT EXISTS keeps a conversation's later messages back while an earlier one is
   // unfinished (pending retry, in flight or of unknown outcome).
   static const std::string kSql =
       std::string("SELECT ") + kOutboxColumns +
-      " FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= ? AND NOT EXISTS "
+      " FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= ? AND o.channel_id NOT IN "
+      "(SELECT value FROM json_each(?)) AND NOT EXISTS "
       "(SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id AND p.seq < o.seq) "
       "ORDER BY o.next_attempt_at, o.seq LIMIT ?";
-  const auto rows = tx.query(kSql, {now, std::int64_t{limit}});
   std::vector<OutboxItem> items;
-  for (const Row& r : rows) {
-    OutboxItem item = itemFrom(r);
-    tx.exec("UPDATE outbox SET state = 'inflight', attempts = attempts + 1, lease_until = ? WHERE message_id = ?",
-            {now + leaseMs, item.messageId});
-    item.attempts += 1;
-    if (auto m = crm::findMessage(tx, item.messageId)) {
-      if (const std::int64_t seq = crm::advanceStatus(tx, *m, "sending", std::nullopt, now)) lastEventSeq = seq;
+  // A channel held back part way through the rows leaves places free: look again without it.
+  for (bool again = true; again && static_cast<int>(items.size()) < limit;) {
+    again = false;
+    const auto rows =
+        tx.query(kSql, {now, channelList(heldBack), static_cast<std::int64_t>(limit - static_cast<int>(items.size()))});
+    for (const Row& r : rows) {
+      OutboxItem item = itemFrom(r);
+      if (heldBack.count(item.channelId)) continue;
+      if (!admit(item)) {
+        heldBack.insert(item.channelId);
+        again = true;
+        continue;
+      }
+      tx.exec("UPDATE outbox SET state = 'inflight', attempts = attempts + 1, lease_until = ? WHERE message_id = ?",
+              {now + leaseMs, item.messageId});
+      item.attempts += 1;
+      if (auto m = crm::findMessage(tx, item.messageId)) {
+        if (const std::int64_t seq = crm::advanceStatus(tx, *m, "sending", std::nullopt, now)) lastEventSeq = seq;
+      }
+      item.target = readSendTarget(tx, channels, item.conversationId);
+      items.push_back(std::move(item));
     }
-    item.target = readSendTarget(tx, channels, item.conversationId);
-    items.push_back(std::move(item));
   }
   return items;
 }
@@ -246,8 +268,11 @@ int retryUnknown(Tx& tx, std::int64_t now, std::int64_t graceMs) {
       "UPDATE outbox SET state = 'pending' WHERE state = 'unknown' AND next_attempt_at <= ?", {now - graceMs}));
 }
 
-std::optional<std::int64_t> nextDue(Tx& tx) {
-  const auto row = tx.queryOne("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'");
+std::optional<std::int64_t> nextDue(Tx& tx, const std::set<std::string>& heldBack) {
+  const auto row = tx.queryOne(
+      "SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending' AND channel_id NOT IN "
+      "(SELECT value FROM json_each(?))",
+      {channelList(heldBack)});
   if (!row || row->isNull(0)) return std::nullopt;
   return row->getInt(0);
 }

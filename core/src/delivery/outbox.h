@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -65,17 +67,22 @@ struct OutboxItem {
 
 // Claims up to limit sendable items: due, and each the oldest unfinished one of its
 // conversation (so a conversation's messages reach the platform in accepted order).
-// Marks them inflight with a lease and their messages `sending`, and reads each one's
-// SendTarget (in the writer, whose page cache is warm; a reader's cache starts cold after
-// every commit).
+// `admit` is asked for each candidate in due order; when it says no (its account is at
+// its rate limit), that channel joins heldBack and nothing more of it is claimed, so a
+// throttled account's backlog does not take the places of other accounts' due items.
+// Marks the claimed items inflight with a lease and their messages `sending`, and reads
+// each one's SendTarget (in the writer, whose page cache is warm; a reader's cache starts
+// cold after every commit).
+using Admit = std::function<bool(const OutboxItem&)>;
 std::vector<OutboxItem> claimDue(storage::Tx& tx, const app::ChannelSet& channels, std::int64_t now,
-                                 std::int64_t leaseMs, int limit, std::int64_t& lastEventSeq);
+                                 std::int64_t leaseMs, int limit, const Admit& admit,
+                                 std::set<std::string>& heldBack, std::int64_t& lastEventSeq);
 // Inflight items whose lease ran out (the process died mid-send): their outcome is unknown.
 int expireLeases(storage::Tx& tx, std::int64_t now);
 // Unknown outcomes not reconciled within the grace: send again.
 int retryUnknown(storage::Tx& tx, std::int64_t now, std::int64_t graceMs);
-// Earliest next_attempt_at of pending items, if any.
-std::optional<std::int64_t> nextDue(storage::Tx& tx);
+// Earliest next_attempt_at of pending items outside the held-back channels, if any.
+std::optional<std::int64_t> nextDue(storage::Tx& tx, const std::set<std::string>& heldBack);
 std::int64_t outboxDepth(storage::Tx& tx);
 
 // Outcomes of one attempt (each inside a write job; each appends message.updated).

@@ -15,6 +15,10 @@ class RateLimiter {
   using Clock = std::chrono::steady_clock;
   // Reserves the next slot for key at `perSecond` and returns when it may be used.
   Clock::time_point reserve(const std::string& key, double perSecond);
+  // When key's next slot comes (the past when none is reserved ahead).
+  Clock::time_point nextSlot(const std::string& key);
+  // The time between two slots at `perSecond`.
+  static Clock::duration interval(double perSecond);
 
  private:
   std::mutex mutex_;

@@ -1,5 +1,6 @@
 #include "http/connection.h"
 
+#include <pthread.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -242,6 +243,7 @@ class Connection : public Poco::Net::TCPServerConnection {
         requestTimeout_(std::chrono::seconds(context.options.requestTimeoutS)) {}
 
   void run() override {
+    pthread_setname_np(pthread_self(), "http");  // a pool thread: it serves connections only
     ConnectionRegistry& registry = context_.registry;
     const std::optional<ConnectionRegistry::Slot> slot = registry.add(socket().impl()->sockfd());
     if (!slot) return;  // the server is stopping

@@ -1,5 +1,7 @@
 #include "scheduler/scheduler.h"
 
+#include <pthread.h>
+
 #include "crm/repository.h"
 #include "log/log.h"
 #include "scheduler/schedules.h"
@@ -33,6 +35,7 @@ void Scheduler::wake() {
 }
 
 void Scheduler::loop() {
+  pthread_setname_np(pthread_self(), "scheduler");
   constexpr int kBatch = 500;
   auto log = log::get("scheduler");
   for (;;) {
