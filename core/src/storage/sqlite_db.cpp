@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include "storage/sqlite_alloc.h"
+
 namespace gateway::storage::sqlite {
 
 namespace {
@@ -35,9 +37,21 @@ Value readColumn(sqlite3_stmt* stmt, int i) {
 
 }  // namespace
 
+void configureProcess() {
+  static const bool configured = [] {
+    installAllocator();
+    // SQLite's memory statistics take a process-wide mutex on every allocation, and nothing
+    // here reads them.
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return true;  // each refused (SQLITE_MISUSE) if SQLite was already in use: harmless
+  }();
+  (void)configured;
+}
+
 Statement::~Statement() { sqlite3_finalize(stmt_); }
 
 Connection::Connection(const std::string& path, Role role, const char* vfs) : path_(path) {
+  configureProcess();
   const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, vfs);
   if (rc != SQLITE_OK) {

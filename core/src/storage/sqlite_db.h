@@ -36,6 +36,11 @@ class Statement {
 
 enum class Role { kWriter, kReader };
 
+// The process-wide SQLite settings: our allocator (sqlite_alloc.h), no memory statistics.
+// They apply only before SQLite's first use, so whatever here opens a VFS or a connection
+// calls this first. Idempotent.
+void configureProcess();
+
 // One connection, used by one thread at a time (opened SQLITE_OPEN_NOMUTEX).
 // Keeps its prepared statements, keyed by SQL text, for the connection's lifetime.
 class Connection {

@@ -363,10 +363,7 @@ class SqliteStore final : public Store {
 }  // namespace
 
 std::unique_ptr<Store> openSqlite(const SqliteOptions& options) {
-  // SQLite's memory statistics take a process-wide mutex on every allocation, and nothing
-  // here reads them: off, once, before SQLite is first used (later it refuses, harmlessly).
-  static const int configured = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-  (void)configured;
+  sqlite::configureProcess();  // before the VFS and the first connection
   return std::make_unique<SqliteStore>(options);
 }
 

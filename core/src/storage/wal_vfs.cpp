@@ -11,6 +11,7 @@
 #include <new>
 #include <vector>
 
+#include "storage/sqlite_db.h"
 #include "storage/store.h"
 
 namespace gateway::storage::sqlite {
@@ -218,6 +219,7 @@ int vfsCurrentTimeInt64(sqlite3_vfs* v, sqlite3_int64* out) {
 }  // namespace
 
 WalVfs::WalVfs() : state_(std::make_unique<State>()) {
+  configureProcess();  // before sqlite3_vfs_find initializes SQLite
   State& s = *state_;
   s.real = sqlite3_vfs_find(nullptr);
   if (s.real == nullptr || s.real->iVersion < 2) throw StoreError("sqlite: no usable default VFS");
