@@ -120,7 +120,9 @@ TEST(Inbound, EveryFixtureComesOutOfTheApi) {
       if (personEvent) {
         const auto contact = view.contactsByIdentity.find(channel + "/" + str(e, "external_user_id"));
         ASSERT_NE(contact, view.contactsByIdentity.end()) << "no contact for " << str(e, "external_user_id");
-        if (!e->isNull("profile_name")) EXPECT_EQ(str(contact->second, "name"), str(e, "profile_name"));
+        if (!e->isNull("profile_name")) {
+          EXPECT_EQ(str(contact->second, "name"), str(e, "profile_name"));
+        }
         if (str(e, "external_user_id").find('.') == std::string::npos && channel == "wa-main") {
           EXPECT_EQ(str(contact->second, "phone"), "+" + str(e, "external_user_id"));
         }
@@ -148,8 +150,11 @@ TEST(Inbound, EveryFixtureComesOutOfTheApi) {
       } else {  // another app's message: sent, or further along when a receipt came later
         EXPECT_THAT(str(m, "status"), ::testing::AnyOf("sent", "delivered", "read"));
       }
-      if (kind == "reaction") EXPECT_EQ(str(m, "reply_to_external_id"), str(e, "target_message_id"));
-      else if (!e->isNull("reply_to_message_id")) EXPECT_EQ(str(m, "reply_to_external_id"), str(e, "reply_to_message_id"));
+      if (kind == "reaction") {
+        EXPECT_EQ(str(m, "reply_to_external_id"), str(e, "target_message_id"));
+      } else if (!e->isNull("reply_to_message_id")) {
+        EXPECT_EQ(str(m, "reply_to_external_id"), str(e, "reply_to_message_id"));
+      }
       if (str(m, "type") == "unsupported") {
         EXPECT_FALSE(m->isNull("raw_type"));
         EXPECT_TRUE(m->has("raw"));
@@ -203,7 +208,7 @@ TEST(Inbound, RedeliveriesAndDuplicatesInsideOnePostChangeNothing) {
 
 TEST(Inbound, SignedButUnusableContentIsAcknowledgedAndKeptRaw) {
   gt::RunningGateway gw;
-  for (const std::string body : {std::string("this is not json"), std::string(R"({"object":"something_else","entry":[]})"),
+  for (const std::string& body : {std::string("this is not json"), std::string(R"({"object":"something_else","entry":[]})"),
                                  std::string(R"({"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"metadata":{"phone_number_id":"999"},"messages":[{"from":"1","id":"wamid.X","timestamp":"1767772800","type":"text","text":{"body":"hi"}}]}}]}]})")}) {
     EXPECT_EQ(gw.post("/webhooks/whatsapp", body, gt::signedHeaders(body)).status, 200) << body;
   }
