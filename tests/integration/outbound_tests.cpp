@@ -48,8 +48,8 @@ std::string inbound(const std::string& platform, const std::string& user, std::i
 
 class Outbound : public ::testing::Test {
  protected:
-  void start(gt::TestConfig config = {}) {
-    config.graphBaseUrl = graph.baseUrl();
+  void start(gt::TestConfig config = {}, const gt::FakeGraph* to = nullptr) {
+    config.graphBaseUrl = (to != nullptr ? *to : graph).baseUrl();
     if (config.extraYaml.empty()) config.extraYaml = kFastDelivery;
     gw = std::make_unique<gt::RunningGateway>(config);
   }
@@ -128,6 +128,48 @@ TEST_F(Outbound, TextReachesEachPlatformAndIsMarkedSent) {
     EXPECT_THAT(request.body, HasSubstr(user));
     EXPECT_THAT(str(message(str(queued, "id")), "external_id"), HasSubstr("FAKE"));
   }
+}
+
+// The Send API is HTTPS in production: the same path over TLS, with the server's certificate
+// checked against the CA store (here the test CA, through OpenSSL's SSL_CERT_FILE).
+TEST_F(Outbound, SendsGoOverHttpsToAServerWhoseCertificateVerifies) {
+  gt::FakeGraph tls(gt::FakeGraph::kTls);
+  gt::TestConfig c;
+  c.env = {{"SSL_CERT_FILE", gt::fixturesDir() + "/tls/ca.crt"}};
+  start(c, &tls);
+  const std::string conversation = conversationFor("whatsapp", "15550100321");
+  std::vector<std::string> ids;
+  for (const char* text : {"over tls 1", "over tls 2", "over tls 3"}) ids.push_back(sendText(conversation, text));
+  for (const auto& id : ids) ASSERT_TRUE(waitStatus(id, "sent")) << gw->process().stderrText();
+  ASSERT_EQ(tls.count(), 3u);
+  const auto request = tls.requests().back();
+  EXPECT_EQ(request.path, "/v21.0/110220330440551/messages");
+  EXPECT_THAT(request.authorization, HasSubstr("Bearer test-access-token-wa-main"));
+  EXPECT_THAT(request.body, HasSubstr("over tls 3"));
+  EXPECT_EQ(graph.count(), 0u);
+}
+
+TEST_F(Outbound, NothingIsSentToAServerWhoseCertificateDoesNotVerify) {
+  gt::FakeGraph tls(gt::FakeGraph::kTls);
+  start({}, &tls);  // the system's CA store only: the test CA is not in it
+  const std::string id = sendText(conversationFor("whatsapp", "15550100322"), "must not leave");
+  std::this_thread::sleep_for(2s);  // several attempts, 50 ms backoff and up
+  EXPECT_EQ(tls.count(), 0u) << "no request may reach an unverified server";
+  EXPECT_NE(str(message(id), "status"), "sent");
+  EXPECT_THAT(gw->process().stderrText(), HasSubstr("certificate verify failed")) << gw->process().stderrText();
+}
+
+TEST_F(Outbound, NothingIsSentToAServerWhoseCertificateNamesAnotherHost) {
+  // A certificate the test CA signed, but for 127.0.0.1 and localhost, served on 127.0.0.2.
+  gt::FakeGraph tls(gt::FakeGraph::kTls, "127.0.0.2");
+  gt::TestConfig c;
+  c.env = {{"SSL_CERT_FILE", gt::fixturesDir() + "/tls/ca.crt"}};
+  start(c, &tls);
+  const std::string id = sendText(conversationFor("whatsapp", "15550100323"), "must not leave either");
+  std::this_thread::sleep_for(2s);
+  EXPECT_EQ(tls.count(), 0u);
+  EXPECT_NE(str(message(id), "status"), "sent");
+  EXPECT_THAT(gw->process().stderrText(), HasSubstr("Unacceptable certificate from 127.0.0.2"));
 }
 
 TEST_F(Outbound, PermanentErrorFailsAtOnceWithThePlatformCode) {

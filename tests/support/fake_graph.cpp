@@ -3,14 +3,18 @@
 #include <sstream>
 #include <thread>
 
+#include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
+
+#include "test_support.h"
 
 namespace gateway::testing {
 
@@ -51,10 +55,19 @@ class Factory : public Poco::Net::HTTPRequestHandlerFactory {
   FakeGraph& graph_;
 };
 
+Poco::Net::ServerSocket listen(FakeGraph::Transport transport, const std::string& host) {
+  const Poco::Net::SocketAddress address(host, 0);
+  if (transport == FakeGraph::kPlain) return Poco::Net::ServerSocket(address, 256);
+  const std::string dir = fixturesDir() + "/tls/";
+  Poco::Net::Context::Ptr context = new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, dir + "server.key",
+                                                           dir + "server.crt", "", Poco::Net::Context::VERIFY_NONE);
+  return Poco::Net::SecureServerSocket(address, 256, context);
+}
+
 }  // namespace
 
-FakeGraph::FakeGraph() {
-  Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1:0"), 256);
+FakeGraph::FakeGraph(Transport transport, std::string host) : transport_(transport), host_(std::move(host)) {
+  Poco::Net::ServerSocket socket = listen(transport, host_);
   port_ = socket.address().port();
   auto* params = new Poco::Net::HTTPServerParams;
   params->setMaxThreads(64);
@@ -65,7 +78,9 @@ FakeGraph::FakeGraph() {
 
 FakeGraph::~FakeGraph() { server_->stopAll(true); }
 
-std::string FakeGraph::baseUrl() const { return "http://127.0.0.1:" + std::to_string(port_); }
+std::string FakeGraph::baseUrl() const {
+  return (transport_ == kTls ? "https://" : "http://") + host_ + ":" + std::to_string(port_);
+}
 
 void FakeGraph::script(const std::string& match, std::vector<Answer> answers) {
   std::lock_guard<std::mutex> lock(mutex_);

@@ -31,7 +31,10 @@ class FakeGraph {
     int answeredStatus = 0;
   };
 
-  FakeGraph();
+  enum Transport { kPlain, kTls };
+  // kTls: HTTPS with tests/fixtures/tls/server.crt (signed by the test CA, ca.crt; it names
+  // 127.0.0.1 and localhost). `host`: the loopback address to listen on.
+  explicit FakeGraph(Transport transport = kPlain, std::string host = "127.0.0.1");
   ~FakeGraph();
 
   std::string baseUrl() const;
@@ -50,6 +53,8 @@ class FakeGraph {
   std::vector<Recorded> requests_;
   int served_ = 0;
   int port_ = 0;
+  Transport transport_;
+  std::string host_;
   std::unique_ptr<Poco::Net::HTTPServer> server_;
 };
 

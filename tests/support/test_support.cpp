@@ -259,7 +259,7 @@ RunningGateway::RunningGateway(TestConfig config) : config_(std::move(config)) {
 }
 
 void RunningGateway::start() {
-  process_ = std::make_unique<GatewayProcess>(std::vector<std::string>{"--config", configPath()});
+  process_ = std::make_unique<GatewayProcess>(std::vector<std::string>{"--config", configPath()}, config_.env);
   const bool up = waitFor([this] { return get("/healthz", {}).status == 200 || !process_->running(); },
                           std::chrono::seconds(20));
   if (!up || !process_->running()) ADD_FAILURE() << "gateway did not start:\n" << process_->stderrText();

@@ -95,6 +95,7 @@ struct TestConfig {
   std::string serverYaml;         // more keys under server:, e.g. "  keep_alive_timeout_s: 1\n"
   std::string extraChannelsYaml;  // more list items under channels:
   std::string extraYaml;  // appended verbatim
+  std::map<std::string, std::string> env;  // the gateway process's environment, added
 };
 
 // A config with the three fixture channels (wa-main, fb-main, ig-main) on loopback.

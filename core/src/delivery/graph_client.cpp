@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include <Poco/Exception.h>
 #include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
@@ -16,10 +17,18 @@ namespace gateway::delivery {
 namespace {
 
 Poco::Net::Context::Ptr tlsContext() {
-  // Verify the platform's certificate against the system's CA store.
+  // The platform's certificate is checked against the system's CA store (OpenSSL's default
+  // paths, which honour SSL_CERT_FILE/SSL_CERT_DIR) and must name the host we dialled.
+  // VERIFY_STRICT, not RELAXED: Poco skips the host name check for loopback hosts unless strict.
   static Poco::Net::Context::Ptr context = new Poco::Net::Context(
-      Poco::Net::Context::TLS_CLIENT_USE, "", "", "", Poco::Net::Context::VERIFY_RELAXED, 9, true);
+      Poco::Net::Context::TLS_CLIENT_USE, "", "", "", Poco::Net::Context::VERIFY_STRICT, 9, true);
   return context;
+}
+
+// Poco's what() is the exception's class ("SSL Exception"); its displayText() says why.
+std::string describe(const std::exception& e) {
+  const auto* poco = dynamic_cast<const Poco::Exception*>(&e);
+  return poco != nullptr ? poco->displayText() : e.what();
 }
 
 }  // namespace
@@ -54,7 +63,7 @@ HttpOutcome GraphClient::call(const HttpCall& call) {
   try {
     session = &sessionFor(uri.getScheme(), uri.getHost(), uri.getPort());
   } catch (const std::exception& e) {
-    out.error = e.what();
+    out.error = describe(e);
     return out;
   }
   Poco::Net::HTTPRequest request(call.method, uri.getPathAndQuery(), Poco::Net::HTTPMessage::HTTP_1_1);
@@ -76,7 +85,7 @@ HttpOutcome GraphClient::call(const HttpCall& call) {
   } catch (const std::exception& e) {
     session->reset();  // a broken connection is not reused
     out.kind = sent ? HttpOutcome::Kind::kUnknown : HttpOutcome::Kind::kNotSent;
-    out.error = e.what();
+    out.error = describe(e);
   }
   return out;
 }
