@@ -3,8 +3,11 @@
 # builds into build/. Used by run-gateway.sh and run-tests.sh; safe to run again.
 set -euo pipefail
 
+# ca-certificates: the CA store the gateway checks the Graph API's certificate against (a
+# "recommends" only, which --no-install-recommends would leave out).
 PACKAGES=(cmake g++ make pkg-config libpoco-dev libyaml-cpp-dev libspdlog-dev libgtest-dev libgmock-dev
-          libssl-dev libsqlite3-dev libpq-dev rapidjson-dev postgresql clang libclang-rt-14-dev wrk)
+          libssl-dev libsqlite3-dev libpq-dev rapidjson-dev postgresql clang libclang-rt-14-dev wrk
+          ca-certificates)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
