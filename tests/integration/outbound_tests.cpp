@@ -172,6 +172,26 @@ TEST_F(Outbound, NothingIsSentToAServerWhoseCertificateNamesAnotherHost) {
   EXPECT_THAT(gw->process().stderrText(), HasSubstr("Unacceptable certificate from 127.0.0.2"));
 }
 
+// Each worker keeps its connection to the Graph API open: with one worker, ten sends over
+// plain HTTP and ten over TLS take one connection each.
+TEST_F(Outbound, AWorkerReusesItsKeepAliveConnection) {
+  gt::FakeGraph tls(gt::FakeGraph::kTls);
+  for (const gt::FakeGraph* target : {&graph, &tls}) {
+    SCOPED_TRACE(target->baseUrl());
+    gt::TestConfig c;
+    c.extraYaml = std::string(kFastDelivery) + "  workers: 1\n";
+    c.env = {{"SSL_CERT_FILE", gt::fixturesDir() + "/tls/ca.crt"}};
+    start(c, target);
+    const std::string conversation = conversationFor("whatsapp", "15550100324");
+    std::vector<std::string> ids;
+    for (int i = 0; i < 10; ++i) ids.push_back(sendText(conversation, "kept alive " + std::to_string(i)));
+    for (const auto& id : ids) ASSERT_TRUE(waitStatus(id, "sent"));
+    EXPECT_EQ(target->count(), 10u);
+    EXPECT_EQ(target->connections(), 1);
+    gw.reset();
+  }
+}
+
 TEST_F(Outbound, PermanentErrorFailsAtOnceWithThePlatformCode) {
   start();
   graph.script("", {{400, gt::graphError(131026, "Message undeliverable")}});

@@ -78,6 +78,8 @@ FakeGraph::FakeGraph(Transport transport, std::string host) : transport_(transpo
 
 FakeGraph::~FakeGraph() { server_->stopAll(true); }
 
+int FakeGraph::connections() const { return server_->totalConnections(); }
+
 std::string FakeGraph::baseUrl() const {
   return (transport_ == kTls ? "https://" : "http://") + host_ + ":" + std::to_string(port_);
 }

@@ -43,6 +43,8 @@ class FakeGraph {
   void script(const std::string& match, std::vector<Answer> answers);
   std::vector<Recorded> requests() const;
   std::size_t count() const;
+  // TCP connections accepted so far (a keep-alive client opens one and reuses it).
+  int connections() const;
 
   // Internal: called by the server's handler.
   Answer answerFor(Recorded recorded);
