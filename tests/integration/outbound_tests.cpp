@@ -235,6 +235,41 @@ TEST_F(Outbound, RetriesStopAtMaxAttempts) {
   EXPECT_EQ(graph.count(), 3u);
 }
 
+TEST_F(Outbound, RetriesStopAtMaxAge) {
+  gt::TestConfig c;
+  c.extraYaml = std::string(kFastDelivery) + "  max_attempts: 100\n  max_age_s: 1\n";
+  start(c);
+  std::vector<gt::FakeGraph::Answer> errors(100, {500, "{}"});
+  graph.script("", errors);
+  const auto accepted = std::chrono::steady_clock::now();
+  const std::string id = sendText(conversationFor("whatsapp", "15550100306"), "x");
+  ASSERT_TRUE(waitStatus(id, "failed", 20s));
+  EXPECT_EQ(str(message(id)->getObject("error"), "code"), "retries_exhausted");
+  EXPECT_GE(std::chrono::steady_clock::now() - accepted, 1s) << "not before max_age_s";
+  EXPECT_LT(graph.count(), 100u) << "stopped by its age, not by max_attempts";
+  EXPECT_GE(graph.count(), 3u);
+}
+
+// Transient errors are retried after retry_base_ms × 2^(n−1), ±20%: the gaps between the
+// attempts at the platform grow about twofold.
+TEST_F(Outbound, RetryGapsGrowExponentially) {
+  start();  // retry_base_ms 50
+  graph.script("", {{500, "{}"}, {500, "{}"}, {500, "{}"}, {500, "{}"}});
+  const std::string id = sendText(conversationFor("whatsapp", "15550100307"), "x");
+  ASSERT_TRUE(waitStatus(id, "sent", 20s));
+  const auto requests = graph.requests();
+  ASSERT_EQ(requests.size(), 5u);
+  std::vector<double> gaps;
+  for (std::size_t i = 1; i < requests.size(); ++i) {
+    gaps.push_back(std::chrono::duration<double, std::milli>(requests[i].at - requests[i - 1].at).count());
+  }
+  for (std::size_t i = 0; i < gaps.size(); ++i) {
+    const double expected = 50.0 * (1 << i);  // 50, 100, 200, 400 ms
+    EXPECT_GE(gaps[i], expected * 0.8 - 1) << "gap " << i;
+    EXPECT_LE(gaps[i], expected * 1.2 + 150) << "gap " << i;  // + the claim's and the call's time
+  }
+}
+
 // A hang: the request left, no answer came. Not re-sent while the platform's own status
 // can still tell us it arrived; the status (with our id in its callback data) settles it.
 TEST_F(Outbound, TimedOutSendIsSettledByItsStatusWebhookWithoutResending) {

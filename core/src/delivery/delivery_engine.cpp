@@ -5,10 +5,10 @@
 #include <limits>
 #include <map>
 #include <set>
-#include <random>
 
 #include "crm/render.h"
 #include "crm/repository.h"
+#include "delivery/backoff.h"
 #include "delivery/graph_client.h"
 #include "log/log.h"
 #include "util/clock.h"
@@ -57,15 +57,6 @@ class ResultReader final : public api::SendResult {
 };
 
 // base * 2^(attempt-1), capped at 10 minutes, +/-20% jitter so retries do not stampede.
-std::int64_t backoffMs(std::int64_t baseMs, int attempt, bool rateLimited) {
-  thread_local std::mt19937_64 random{std::random_device{}()};
-  double delay = static_cast<double>(baseMs) * static_cast<double>(1LL << std::min(attempt - 1, 20));
-  if (rateLimited) delay *= 4;  // throttling clears slower than a glitch
-  delay = std::min(delay, 600000.0);
-  std::uniform_real_distribution<double> jitter(0.8, 1.2);
-  return static_cast<std::int64_t>(delay * jitter(random));
-}
-
 }  // namespace
 
 DeliveryEngine::DeliveryEngine(std::function<app::ChannelSetPtr()> channels, storage::Store& store,
