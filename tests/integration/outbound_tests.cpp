@@ -192,6 +192,42 @@ TEST_F(Outbound, AWorkerReusesItsKeepAliveConnection) {
   }
 }
 
+// Template, attachment, reply and HUMAN_AGENT through the real binary: what reaches the
+// platform is its Send API's shape, and a reply names the platform's id of the message.
+TEST_F(Outbound, EveryKindOfContentReachesThePlatformInItsSendApiShape) {
+  start();
+  const std::string wa = conversationFor("whatsapp", "15550100331");
+  const auto inbound = parse(gw->get("/v1/conversations/" + wa + "/messages").body)->getArray("messages")->getObject(0);
+  ASSERT_EQ(str(inbound, "direction"), "inbound");
+  auto sentBody = [&](const std::string& conversation, const std::string& body) {
+    const auto r = send(conversation, body);
+    EXPECT_EQ(r.status, 202) << r.body;
+    const std::string id = str(parse(r.body)->getObject("message"), "id");
+    EXPECT_TRUE(waitStatus(id, "sent")) << body;
+    return parse(graph.requests().back().body);
+  };
+
+  auto t = sentBody(wa, R"({"template":{"name":"order_update","language":{"code":"en_US"},"components":[]}})");
+  EXPECT_EQ(str(t, "type"), "template");
+  EXPECT_EQ(str(t->getObject("template"), "name"), "order_update");
+  EXPECT_EQ(str(t->getObject("template")->getObject("language"), "code"), "en_US");
+
+  auto a = sentBody(wa, R"({"attachment":{"type":"image","url":"https://example.com/a.jpg","caption":"your receipt"}})");
+  EXPECT_EQ(str(a, "type"), "image");
+  EXPECT_EQ(str(a->getObject("image"), "link"), "https://example.com/a.jpg");
+  EXPECT_EQ(str(a->getObject("image"), "caption"), "your receipt");
+
+  auto r = sentBody(wa, R"({"text":"about that","reply_to":")" + str(inbound, "id") + R"("})");
+  ASSERT_TRUE(r->has("context"));
+  EXPECT_EQ(str(r->getObject("context"), "message_id"), str(inbound, "external_id"));
+
+  const std::string fb = conversationFor("messenger", "7000000000000331", 3 * 24 * 3600 * 1000LL);
+  auto h = sentBody(fb, R"({"text":"following up","tag":"HUMAN_AGENT"})");
+  EXPECT_EQ(str(h, "messaging_type"), "MESSAGE_TAG");
+  EXPECT_EQ(str(h, "tag"), "HUMAN_AGENT");
+  EXPECT_EQ(str(h->getObject("message"), "text"), "following up");
+}
+
 TEST_F(Outbound, PermanentErrorFailsAtOnceWithThePlatformCode) {
   start();
   graph.script("", {{400, gt::graphError(131026, "Message undeliverable")}});
