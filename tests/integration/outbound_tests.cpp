@@ -2,6 +2,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -44,6 +45,12 @@ std::string inbound(const std::string& platform, const std::string& user, std::i
          account + R"(","time":)" + std::to_string(at) + R"(,"messaging":[{"sender":{"id":")" + user +
          R"("},"recipient":{"id":")" + account + R"("},"timestamp":)" + std::to_string(at) +
          R"(,"message":{"mid":"m_in)" + n + R"(","text":"hello"}}]}]})";
+}
+
+// The gateway's environment for the TLS fake Graph API: OpenSSL's default verify paths take
+// the test CA from SSL_CERT_FILE.
+std::map<std::string, std::string> trustingTheTestCa() {
+  return {{"SSL_CERT_FILE", gt::fixturesDir() + "/tls/ca.crt"}};
 }
 
 class Outbound : public ::testing::Test {
@@ -135,7 +142,7 @@ TEST_F(Outbound, TextReachesEachPlatformAndIsMarkedSent) {
 TEST_F(Outbound, SendsGoOverHttpsToAServerWhoseCertificateVerifies) {
   gt::FakeGraph tls(gt::FakeGraph::kTls);
   gt::TestConfig c;
-  c.env = {{"SSL_CERT_FILE", gt::fixturesDir() + "/tls/ca.crt"}};
+  c.env = trustingTheTestCa();
   start(c, &tls);
   const std::string conversation = conversationFor("whatsapp", "15550100321");
   std::vector<std::string> ids;
@@ -163,7 +170,7 @@ TEST_F(Outbound, NothingIsSentToAServerWhoseCertificateNamesAnotherHost) {
   // A certificate the test CA signed, but for 127.0.0.1 and localhost, served on 127.0.0.2.
   gt::FakeGraph tls(gt::FakeGraph::kTls, "127.0.0.2");
   gt::TestConfig c;
-  c.env = {{"SSL_CERT_FILE", gt::fixturesDir() + "/tls/ca.crt"}};
+  c.env = trustingTheTestCa();
   start(c, &tls);
   const std::string id = sendText(conversationFor("whatsapp", "15550100323"), "must not leave either");
   std::this_thread::sleep_for(2s);
@@ -180,7 +187,7 @@ TEST_F(Outbound, AWorkerReusesItsKeepAliveConnection) {
     SCOPED_TRACE(target->baseUrl());
     gt::TestConfig c;
     c.extraYaml = std::string(kFastDelivery) + "  workers: 1\n";
-    c.env = {{"SSL_CERT_FILE", gt::fixturesDir() + "/tls/ca.crt"}};
+    c.env = trustingTheTestCa();
     start(c, target);
     const std::string conversation = conversationFor("whatsapp", "15550100324");
     std::vector<std::string> ids;

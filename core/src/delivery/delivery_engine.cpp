@@ -56,7 +56,6 @@ class ResultReader final : public api::SendResult {
   std::string errorMessage;
 };
 
-// base * 2^(attempt-1), capped at 10 minutes, +/-20% jitter so retries do not stampede.
 }  // namespace
 
 DeliveryEngine::DeliveryEngine(std::function<app::ChannelSetPtr()> channels, storage::Store& store,

@@ -4,8 +4,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -363,7 +361,6 @@ class SqliteStore final : public Store {
 }  // namespace
 
 std::unique_ptr<Store> openSqlite(const SqliteOptions& options) {
-  sqlite::configureProcess();  // before the VFS and the first connection
   return std::make_unique<SqliteStore>(options);
 }
 

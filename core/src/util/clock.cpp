@@ -26,18 +26,15 @@ void putDigits(char* end, std::int64_t value, int width) {
 std::string formatRfc3339(std::int64_t epochMs) {
   // Every message and feed row renders several times: plain arithmetic instead of gmtime_r
   // (glibc takes its time-zone lock even for UTC) and snprintf.
-  std::int64_t seconds = epochMs / 1000;
-  std::int64_t millis = epochMs % 1000;
-  if (millis < 0) {
-    millis += 1000;
-    seconds -= 1;
-  }
-  std::int64_t days = seconds / 86400;
-  std::int64_t secondOfDay = seconds % 86400;
-  if (secondOfDay < 0) {
-    secondOfDay += 86400;
+  constexpr std::int64_t kMsPerDay = 86400000;
+  std::int64_t days = epochMs / kMsPerDay;
+  std::int64_t msOfDay = epochMs % kMsPerDay;
+  if (msOfDay < 0) {  // floor, also before 1970
+    msOfDay += kMsPerDay;
     days -= 1;
   }
+  const std::int64_t secondOfDay = msOfDay / 1000;
+  const std::int64_t millis = msOfDay % 1000;
   // Civil date from days since 1970-01-01 (H. Hinnant's days_from_civil, inverted).
   const std::int64_t z = days + 719468;
   const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
