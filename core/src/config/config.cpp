@@ -193,7 +193,9 @@ class Loader {
       return f;
     }
     for (auto it = node.begin(); it != node.end(); ++it) {
-      const YAML::Node& keyNode = it->first;
+      // A copy: yaml-cpp's iterator hands out a temporary pair, and a reference to its
+      // member dangles once the statement ends (AddressSanitizer: stack-use-after-scope).
+      const YAML::Node keyNode = it->first;
       if (!keyNode.IsScalar()) {
         problem(path, keyNode.Mark(), "expected a key name");
         continue;
