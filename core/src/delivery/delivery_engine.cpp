@@ -9,7 +9,6 @@
 #include "crm/render.h"
 #include "crm/repository.h"
 #include "delivery/backoff.h"
-#include "delivery/graph_client.h"
 #include "log/log.h"
 #include "util/clock.h"
 
@@ -19,8 +18,8 @@ namespace api = gateway::channel_api;
 
 namespace {
 
-// How far ahead of its pacing slot a message is claimed: the longest a worker waits for a
-// slot, so the longest an account at its rate limit keeps a worker from other accounts.
+// How far ahead of its pacing slot a message is claimed: the longest a call holds a
+// connection waiting for its slot, and keeps a place in flight from other accounts.
 constexpr std::chrono::milliseconds kPacingHorizon{50};
 
 // Collects the HTTP request a plugin builds.
@@ -69,8 +68,12 @@ void DeliveryEngine::start() {
   // was in flight when a previous run died: its outcome is unknown, and there is no need to
   // wait for its lease to run out.
   store_.write([](storage::Tx& tx) { expireLeases(tx, std::numeric_limits<std::int64_t>::max()); }).get();
-  const int workers = channels_()->config->delivery.workers;
-  for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { workerLoop(); });
+  const config::DeliveryConfig cfg = channels_()->config->delivery;
+  capacity_ = std::max(1, cfg.workers);
+  SendLoop::Options options;
+  options.timeout = std::chrono::milliseconds(cfg.requestTimeoutMs);
+  options.maxConnectionsPerOrigin = capacity_;
+  sender_ = std::make_unique<SendLoop>(limiter_, options);
   dispatcher_ = std::thread([this] { dispatchLoop(); });
 }
 
@@ -79,34 +82,15 @@ void DeliveryEngine::stop() {
     std::lock_guard<std::mutex> lock(mutex_);
     if (stopping_) return;
     stopping_ = true;
-    // Items claimed but not started go back: their lease is released below.
   }
   wake_.notify_all();
-  work_.notify_all();
-  stop_.notify_all();
   if (dispatcher_.joinable()) dispatcher_.join();
-  for (auto& w : workers_) w.join();
-  workers_.clear();
-  {
-    // The records' callbacks use this engine: wait for the last one.
-    std::unique_lock<std::mutex> lock(mutex_);
-    wake_.wait(lock, [this] { return recording_ == 0; });
-  }
-  std::deque<OutboxItem> unstarted;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    unstarted.swap(queue_);
-  }
-  if (!unstarted.empty()) {
-    // Never sent: back to pending, so the next start sends them without waiting a lease out.
-    try {
-      store_.write([&](storage::Tx& tx) {
-        for (const OutboxItem& item : unstarted) releaseUnsent(tx, item.messageId, util::nowMs());
-      }).get();
-    } catch (const std::exception& e) {
-      log::get("delivery")->error("delivery.release_failed error={}", e.what());
-    }
-  }
+  // Calls not written yet end cancelled (their messages go back to pending, see finish());
+  // written ones get their answer or time out.
+  if (sender_) sender_->stop();
+  // The records' callbacks use this engine: wait for the last one.
+  std::unique_lock<std::mutex> lock(mutex_);
+  wake_.wait(lock, [this] { return recording_ == 0; });
 }
 
 void DeliveryEngine::wake() {
@@ -152,14 +136,11 @@ void DeliveryEngine::dispatchLoop() {
   auto log = log::get("delivery");
   for (;;) {
     int free = 0;
-    // Items claimed and not yet taken by a worker, per channel: each will take one of its
-    // channel's pacing slots.
-    std::map<std::string, int> waiting;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       if (stopping_) return;
-      free = static_cast<int>(workers_.size()) * 2 - busy_ - static_cast<int>(queue_.size());
-      for (const OutboxItem& item : queue_) ++waiting[item.channelId];
+      // Twice the calls in flight: the next ones wait at the send loop for a connection.
+      free = capacity_ * 2 - busy_;
     }
     std::optional<std::int64_t> due;
     // Accounts whose next free pacing slot is further away than kPacingHorizon: their due
@@ -169,21 +150,24 @@ void DeliveryEngine::dispatchLoop() {
     try {
       const app::ChannelSetPtr set = channels_();
       const config::DeliveryConfig cfg = set->config->delivery;
-      // A worker holds an item until its slot: claim an account's item only if its slot
+      // Calls handed over per channel that have not taken their pacing slot yet: each will.
+      std::map<std::string, int> ahead;
+      // A call holds its connection until its slot: claim an account's item only if its slot
       // comes within the horizon, so an account behind its rate limit cannot take the
-      // workers (and the claims' places) from the others' due messages.
+      // connections (and the claims' places) from the others' due messages.
       auto admit = [&](const OutboxItem& item) {
         const app::RuntimeChannel* channel = set->findById(item.channelId);
-        if (!channel) return true;  // deliver() fails it (the channel left the config)
+        if (!channel) return true;  // send() fails it (the channel left the config)
         const auto now = RateLimiter::Clock::now();
-        int& ahead = waiting[item.channelId];
+        auto [it, added] = ahead.try_emplace(item.channelId, 0);
+        if (added) it->second = sender_->unpaced(item.channelId);
         const auto slot = std::max(limiter_.nextSlot(item.channelId), now) +
-                          ahead * RateLimiter::interval(channel->config.rateLimitMps);
+                          it->second * RateLimiter::interval(channel->config.rateLimitMps);
         if (slot > now + kPacingHorizon) {
           wakeAt = std::min(wakeAt, slot - kPacingHorizon);
           return false;
         }
-        ++ahead;
+        ++it->second;
         return true;
       };
       std::vector<OutboxItem> claimed;
@@ -196,15 +180,7 @@ void DeliveryEngine::dispatchLoop() {
         due = nextDue(tx, heldBack);
         return seq;
       });
-      if (!claimed.empty()) {
-        {
-          std::lock_guard<std::mutex> lock(mutex_);
-          for (auto& item : claimed) queue_.push_back(std::move(item));
-        }
-        // One worker per item (no thundering herd), woken after the lock is released so it
-        // does not wake only to wait for it.
-        for (std::size_t i = 0; i < claimed.size(); ++i) work_.notify_one();
-      }
+      for (auto& item : claimed) send(std::make_shared<const OutboxItem>(std::move(item)), set);
     } catch (const std::exception& e) {
       log->error("delivery.dispatch_failed error={}", e.what());
     }
@@ -216,140 +192,135 @@ void DeliveryEngine::dispatchLoop() {
       const auto in = std::chrono::milliseconds(std::max<std::int64_t>(0, *due - util::nowMs()));
       until = std::min(until, std::chrono::steady_clock::now() + in);
     }
-    const bool saturated = static_cast<int>(workers_.size()) * 2 - busy_ - static_cast<int>(queue_.size()) <= 0;
-    wake_.wait_until(lock, until, [&] { return stopping_ || (poked_ && !saturated); });
+    wake_.wait_until(lock, until, [&] { return stopping_ || (poked_ && capacity_ * 2 - busy_ > 0); });
     poked_ = false;
   }
 }
 
-void DeliveryEngine::workerLoop() {
-  pthread_setname_np(pthread_self(), "delivery-send");
-  for (;;) {
-    OutboxItem item;
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      work_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
-      item = std::move(queue_.front());
-      queue_.pop_front();
-      ++busy_;
-    }
-    try {
-      deliver(item);
-    } catch (const std::exception& e) {
-      // The lease runs out and the item is retried as of unknown outcome.
-      log::get("delivery")->error("delivery.deliver_failed message={} error={}", item.messageId, e.what());
-    }
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      --busy_;
-      poked_ = true;  // a worker is free: the next message of this conversation may go
-    }
-    wake_.notify_one();  // only the dispatcher waits on it
-  }
+namespace {
+
+http::Counter& outcomeCounter(http::Metrics& metrics, const char* name, const std::string& channelId,
+                              const std::string& code) {
+  return metrics.counter(name, "Outbound messages by channel and outcome code", {{"channel", channelId}, {"code", code}});
 }
 
-void DeliveryEngine::deliver(const OutboxItem& item) {
-  thread_local std::unique_ptr<GraphClient> client;
-  const app::ChannelSetPtr set = channels_();
-  const config::DeliveryConfig& cfg = set->config->delivery;
-  if (!client) client = std::make_unique<GraphClient>(std::chrono::milliseconds(cfg.requestTimeoutMs));
-  auto counter = [&](const char* name, const std::string& code) -> http::Counter& {
-    return metrics_.counter(name, "Outbound messages by channel and outcome code",
-                            {{"channel", item.channelId}, {"code", code}});
-  };
-  // The outcome is recorded without waiting for its commit (see record()).
-  auto fail = [&](const std::string& code, const std::string& message, std::optional<std::int64_t> platformCode) {
-    record(item.messageId, [id = item.messageId, code, message, platformCode, at = util::nowMs()](storage::Tx& tx) {
-      return markFailed(tx, id, code, message, platformCode, at);
-    });
-    counter("gateway_messages_failed_total", platformCode ? code + ":" + std::to_string(*platformCode) : code).inc();
-    log::get("delivery")->warn("delivery.failed message={} channel={} code={}", item.messageId, item.channelId, code);
-  };
+}  // namespace
 
-  const auto request = SendRequest::fromJson(item.request);
-  if (!request) return fail("invalid_request", "the stored request cannot be read", std::nullopt);
+void DeliveryEngine::send(const std::shared_ptr<const OutboxItem>& item, const app::ChannelSetPtr& set) {
+  const auto request = SendRequest::fromJson(item->request);
+  if (!request) return fail(*item, "invalid_request", "the stored request cannot be read", std::nullopt);
 
   // The rules again, as of the claim just before this call: an admin may have disabled
   // the channel or blocked the contact since the message was accepted.
-  if (const char* blocker = sendBlocker(*set, item.target, *request, util::nowMs())) {
-    return fail(blocker, std::string(blocker) == "no_identity" ? "the contact has no identity on this channel"
-                                                               : "refused when it was due to be sent",
+  if (const char* blocker = sendBlocker(*set, item->target, *request, util::nowMs())) {
+    return fail(*item, blocker,
+                std::string(blocker) == "no_identity" ? "the contact has no identity on this channel"
+                                                      : "refused when it was due to be sent",
                 std::nullopt);
   }
-  const crm::Identity& recipient = *item.target.recipient;
-  const app::RuntimeChannel* channel = set->findById(item.channelId);
+  const crm::Identity& recipient = *item->target.recipient;
+  const app::RuntimeChannel* channel = set->findById(item->channelId);
 
   CallWriter writer(channel->config.graphBaseUrl);
-  if (channel->channel->buildSend(outboundView(*request, item.messageId, recipient.externalId, recipient.kind),
+  if (channel->channel->buildSend(outboundView(*request, item->messageId, recipient.externalId, recipient.kind),
                                   writer) != api::Outcome::kOk) {
-    return fail("unsupported_content", "the channel cannot build this message", std::nullopt);
+    return fail(*item, "unsupported_content", "the channel cannot build this message", std::nullopt);
   }
-  // Wait for this channel's pacing slot (the claim took the item only if it was within
-  // kPacingHorizon); a stop does not wait for it: the message goes back to pending, unsent.
   {
-    const auto slot = limiter_.reserve(channel->config.id, channel->config.rateLimitMps);
-    // Below the limit the slot is now: no lock shared with every worker, and no futex call
-    // for a wait that would end at once.
-    if (slot > RateLimiter::Clock::now()) {
-      std::unique_lock<std::mutex> lock(mutex_);
-      if (stop_.wait_until(lock, slot, [this] { return stopping_; })) {
-        lock.unlock();
-        record(item.messageId, [id = item.messageId](storage::Tx& tx) {
-          releaseUnsent(tx, id, util::nowMs());
-          return std::int64_t{0};
-        });
-        return;
-      }
-    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++busy_;
   }
-  const HttpOutcome outcome = client->call(writer.call);
+  // The send loop paces it (channel account's slot, taken just before the request is
+  // written), sends it, and calls back with the outcome on its thread.
+  sender_->submit(std::move(writer.call), channel->config.id, channel->config.rateLimitMps,
+                  [this, item, set](const HttpOutcome& outcome) {
+                    try {
+                      finish(*item, *set, outcome);
+                    } catch (const std::exception& e) {
+                      // The lease runs out and the item is retried as of unknown outcome.
+                      log::get("delivery")->error("delivery.finish_failed message={} error={}", item->messageId,
+                                                  e.what());
+                    }
+                    {
+                      std::lock_guard<std::mutex> lock(mutex_);
+                      --busy_;
+                      poked_ = true;  // a place is free: the next message may go
+                    }
+                    wake_.notify_all();
+                  });
+}
 
+void DeliveryEngine::fail(const OutboxItem& item, const std::string& code, const std::string& message,
+                          std::optional<std::int64_t> platformCode) {
+  // The outcome is recorded without waiting for its commit (see record()).
+  record(item.messageId, [id = item.messageId, code, message, platformCode, at = util::nowMs()](storage::Tx& tx) {
+    return markFailed(tx, id, code, message, platformCode, at);
+  });
+  outcomeCounter(metrics_, "gateway_messages_failed_total", item.channelId,
+                 platformCode ? code + ":" + std::to_string(*platformCode) : code)
+      .inc();
+  log::get("delivery")->warn("delivery.failed message={} channel={} code={}", item.messageId, item.channelId, code);
+}
+
+void DeliveryEngine::retryOrFail(const OutboxItem& item, const config::DeliveryConfig& cfg, bool rateLimited,
+                                 const std::string& why, std::optional<std::int64_t> platformCode) {
   const std::int64_t now = util::nowMs();
-  auto retryOrFail = [&](bool rateLimited, const std::string& why, std::optional<std::int64_t> platformCode) {
-    if (item.attempts >= cfg.maxAttempts || now - item.acceptedAt >= cfg.maxAgeS * 1000) {
-      return fail("retries_exhausted", why, platformCode);
-    }
-    const std::int64_t at = now + backoffMs(cfg.retryBaseMs, item.attempts, rateLimited);
-    record(item.messageId, [id = item.messageId, at](storage::Tx& tx) {
-      scheduleRetry(tx, id, at);
-      return std::int64_t{0};
-    });
-    log::get("delivery")->info("delivery.retry message={} attempt={} reason=\"{}\"", item.messageId, item.attempts, why);
-  };
-
-  if (outcome.kind == HttpOutcome::Kind::kNotSent) return retryOrFail(false, "not sent: " + outcome.error, std::nullopt);
-  if (outcome.kind == HttpOutcome::Kind::kUnknown) {
-    // It may have arrived: wait for the echo/status to tell, re-send only after the grace.
-    record(item.messageId, [id = item.messageId, now](storage::Tx& tx) {
-      markUnknown(tx, id, now);
-      return std::int64_t{0};
-    });
-    counter("gateway_messages_unknown_total", "timeout").inc();
-    log::get("delivery")->warn("delivery.unknown message={} error=\"{}\"", item.messageId, outcome.error);
-    return;
+  if (item.attempts >= cfg.maxAttempts || now - item.acceptedAt >= cfg.maxAgeS * 1000) {
+    return fail(item, "retries_exhausted", why, platformCode);
   }
+  const std::int64_t at = now + backoffMs(cfg.retryBaseMs, item.attempts, rateLimited);
+  record(item.messageId, [id = item.messageId, at](storage::Tx& tx) {
+    scheduleRetry(tx, id, at);
+    return std::int64_t{0};
+  });
+  log::get("delivery")->info("delivery.retry message={} attempt={} reason=\"{}\"", item.messageId, item.attempts, why);
+}
+
+void DeliveryEngine::finish(const OutboxItem& item, const app::ChannelSet& set, const HttpOutcome& outcome) {
+  const config::DeliveryConfig& cfg = set.config->delivery;
+  switch (outcome.kind) {
+    case HttpOutcome::Kind::kCancelled:
+      // Stopping before the request left: back to pending, sent at the next start.
+      record(item.messageId, [id = item.messageId](storage::Tx& tx) {
+        releaseUnsent(tx, id, util::nowMs());
+        return std::int64_t{0};
+      });
+      return;
+    case HttpOutcome::Kind::kNotSent: return retryOrFail(item, cfg, false, "not sent: " + outcome.error, std::nullopt);
+    case HttpOutcome::Kind::kUnknown: {
+      // It may have arrived: wait for the echo/status to tell, re-send only after the grace.
+      record(item.messageId, [id = item.messageId, now = util::nowMs()](storage::Tx& tx) {
+        markUnknown(tx, id, now);
+        return std::int64_t{0};
+      });
+      outcomeCounter(metrics_, "gateway_messages_unknown_total", item.channelId, "timeout").inc();
+      log::get("delivery")->warn("delivery.unknown message={} error=\"{}\"", item.messageId, outcome.error);
+      return;
+    }
+    case HttpOutcome::Kind::kResponse: break;
+  }
+  const app::RuntimeChannel* channel = set.findById(item.channelId);
   ResultReader result;
   if (channel->channel->readSendResult(outcome.status, api::Bytes{outcome.body.data(), outcome.body.size()}, result) !=
       api::Outcome::kOk) {
-    return outcome.status >= 500 ? retryOrFail(false, "unreadable answer", std::nullopt)
-                                 : fail("platform_error", "unreadable answer from the platform", std::nullopt);
+    return outcome.status >= 500 ? retryOrFail(item, cfg, false, "unreadable answer", std::nullopt)
+                                 : fail(item, "platform_error", "unreadable answer from the platform", std::nullopt);
   }
   if (result.ok) {
-    record(item.messageId, [id = item.messageId, externalId = result.externalId, now](storage::Tx& tx) {
+    record(item.messageId, [id = item.messageId, externalId = result.externalId, now = util::nowMs()](storage::Tx& tx) {
       return markSent(tx, id, externalId, now);
     });
-    counter("gateway_messages_sent_total", "ok").inc();
+    outcomeCounter(metrics_, "gateway_messages_sent_total", item.channelId, "ok").inc();
     return;
   }
   switch (result.errorClass) {
-    case api::SendErrorClass::kTransient: return retryOrFail(false, result.errorMessage, result.platformCode);
-    case api::SendErrorClass::kRateLimited: return retryOrFail(true, result.errorMessage, result.platformCode);
+    case api::SendErrorClass::kTransient: return retryOrFail(item, cfg, false, result.errorMessage, result.platformCode);
+    case api::SendErrorClass::kRateLimited: return retryOrFail(item, cfg, true, result.errorMessage, result.platformCode);
     case api::SendErrorClass::kAuth:
       log::get("delivery")->error("delivery.auth_error channel={} code={} (check the access token)", item.channelId,
                                   result.platformCode);
-      return fail("platform_auth", result.errorMessage, result.platformCode);
-    case api::SendErrorClass::kPermanent: return fail("platform_rejected", result.errorMessage, result.platformCode);
+      return fail(item, "platform_auth", result.errorMessage, result.platformCode);
+    case api::SendErrorClass::kPermanent: return fail(item, "platform_rejected", result.errorMessage, result.platformCode);
   }
 }
 

@@ -1,20 +1,22 @@
 // Sends what the outbox holds: claims due messages (oldest first per conversation), paces
-// them per channel account, calls the Send API through the channel's plugin, and records
-// the outcome: sent, retry later, failed, or unknown (see docs/DECISIONS.md, "Uncertain sends").
+// them per channel account, calls the Send API through the channel's plugin (on the send
+// loop's thread, see send_loop.h), and records the outcome: sent, retry later, failed, or
+// unknown (see docs/DECISIONS.md, "Uncertain sends").
 #pragma once
 
-#include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
-#include <vector>
 
 #include "app/channels.h"
 #include "crm/event_feed.h"
 #include "delivery/outbox.h"
 #include "delivery/rate_limiter.h"
+#include "delivery/send_loop.h"
 #include "http/metrics.h"
 #include "storage/store.h"
 
@@ -34,13 +36,19 @@ class DeliveryEngine {
 
  private:
   void dispatchLoop();
-  void workerLoop();
-  void deliver(const OutboxItem& item);
+  // Checks the rules again, has the plugin build the request and hands it to the send loop;
+  // or records why the message ends here.
+  void send(const std::shared_ptr<const OutboxItem>& item, const app::ChannelSetPtr& set);
+  // On the send loop's thread: what the Send API's answer (or its absence) means.
+  void finish(const OutboxItem& item, const app::ChannelSet& set, const HttpOutcome& outcome);
+  void fail(const OutboxItem& item, const std::string& code, const std::string& message,
+            std::optional<std::int64_t> platformCode);
+  void retryOrFail(const OutboxItem& item, const config::DeliveryConfig& cfg, bool rateLimited,
+                   const std::string& why, std::optional<std::int64_t> platformCode);
   // Runs job (returning its last event's seq, or 0) and publishes the event once committed.
   void commit(const std::function<std::int64_t(storage::Tx&)>& job);
-  // The same without waiting: a worker records a send's outcome and moves on to its next
-  // message (a thread's sleep on the commit costs more CPU than the commit's bookkeeping
-  // here). Once committed, the dispatcher is poked: the conversation's next message may go.
+  // The same without waiting: an outcome is recorded and the send loop moves on. Once
+  // committed, the dispatcher is poked: the conversation's next message may go.
   void record(const std::string& messageId, std::function<std::int64_t(storage::Tx&)> job);
 
   std::function<app::ChannelSetPtr()> channels_;
@@ -48,18 +56,16 @@ class DeliveryEngine {
   crm::EventFeed& feed_;
   http::Metrics& metrics_;
   RateLimiter limiter_;
+  std::unique_ptr<SendLoop> sender_;
+  int capacity_ = 0;  // calls in flight at most (delivery.workers)
 
   std::mutex mutex_;
-  std::condition_variable wake_;      // dispatcher: new work or a free worker
-  std::condition_variable work_;      // workers: items queued
-  std::condition_variable stop_;      // workers waiting for a pacing slot: only a stop ends it early
-  std::deque<OutboxItem> queue_;
-  int busy_ = 0;
-  int recording_ = 0;  // records not committed yet
+  std::condition_variable wake_;  // dispatcher: new work or a finished call; stop: the last record
+  int busy_ = 0;                  // handed to the send loop and not finished
+  int recording_ = 0;             // records not committed yet
   bool poked_ = false;
   bool stopping_ = false;
   std::thread dispatcher_;
-  std::vector<std::thread> workers_;
 };
 
 }  // namespace gateway::delivery
