@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <deque>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -129,6 +130,7 @@ struct Options {
   std::string secret;
   std::string phoneNumberId;
   int graphPort = 0;
+  int64_t graphLatencyMs = 0;  // the fake Graph answers this long after a request
   // sends
   int conversations = 1000;
   int64_t messages = 30000;
@@ -159,6 +161,8 @@ Or, sends mode only, a gateway already running:
   --port P                 its port; its config must point at --graph-port
 Common:
   --graph-port P           fake Graph API port (default 0 = any free one)
+  --graph-latency-ms L     the fake Graph answers L ms after each request (default 0), as the
+                           real one does after 100-300 ms
   --token T                API token (default bench-api-token)
   --secret S               the WhatsApp channel's app_secret (required)
   --phone-number-id ID     the WhatsApp channel's account_id (required)
@@ -227,6 +231,7 @@ Options parseArgs(int argc, char** argv) {
     else if (a == "--delay-s") o.delayS = parseDouble(a, value(), 1, 3600);
     else if (a == "--window-s") o.windowS = parseDouble(a, value(), 0.1, 3600);
     else if (a == "--max-time-s") o.maxTimeS = parseDouble(a, value(), 1, 86400);
+    else if (a == "--graph-latency-ms") o.graphLatencyMs = parseInt(a, value(), 0, 60000);
     else if (a == "--label") o.label = value();
     else die("unknown argument '" + a + "' (--help)");
   }
@@ -519,7 +524,8 @@ double processCpuSeconds(pid_t pid) {
 
 class FakeGraph {
  public:
-  FakeGraph(const std::string& runId, std::size_t capacity) : marker_("obench-" + runId + "-"), counts_(capacity) {
+  FakeGraph(const std::string& runId, std::size_t capacity, int64_t latencyMs = 0)
+      : marker_("obench-" + runId + "-"), counts_(capacity), latencyNs_(latencyMs * 1000000) {
     for (auto& c : counts_) c.store(0, std::memory_order_relaxed);
     firstNs_.assign(capacity, 0);
     firstEpochMs_.assign(capacity, 0);
@@ -600,6 +606,7 @@ class FakeGraph {
  private:
   static constexpr uint64_t kListenTag = ~uint64_t{0};
   struct Conn {
+    uint64_t id = 0;  // tells a reused fd apart
     std::string in;
     std::string out;
     std::size_t outOff = 0;
@@ -609,7 +616,11 @@ class FakeGraph {
   void loop() {
     std::vector<epoll_event> events(256);
     while (!stopping_.load(std::memory_order_relaxed)) {
-      const int n = epoll_wait(ep_, events.data(), static_cast<int>(events.size()), 50);
+      int waitMs = 50;
+      if (!delayed_.empty()) {
+        waitMs = static_cast<int>(std::clamp<int64_t>((delayed_.front().dueNs - nowNs() + 999999) / 1000000, 0, 50));
+      }
+      const int n = epoll_wait(ep_, events.data(), static_cast<int>(events.size()), waitMs);
       if (n < 0) {
         if (errno == EINTR) continue;
         break;
@@ -622,12 +633,28 @@ class FakeGraph {
         const int fd = static_cast<int>(events[i].data.u64);
         auto it = conns_.find(fd);
         if (it == conns_.end()) continue;
-        if (!onEvent(fd, it->second, events[i].events)) {
-          epoll_ctl(ep_, EPOLL_CTL_DEL, fd, nullptr);
-          ::close(fd);
-          conns_.erase(it);
-        }
+        if (!onEvent(fd, it->second, events[i].events)) closeConn(it);
       }
+      releaseDelayed();
+    }
+  }
+
+  void closeConn(std::map<int, Conn>::iterator it) {
+    epoll_ctl(ep_, EPOLL_CTL_DEL, it->first, nullptr);
+    ::close(it->first);
+    conns_.erase(it);
+  }
+
+  // Answers whose latency has passed go out (in order: the latency is the same for all).
+  void releaseDelayed() {
+    const int64_t now = nowNs();
+    while (!delayed_.empty() && delayed_.front().dueNs <= now) {
+      Delayed d = std::move(delayed_.front());
+      delayed_.pop_front();
+      auto it = conns_.find(d.fd);
+      if (it == conns_.end() || it->second.id != d.connId) continue;  // closed meanwhile
+      it->second.out += d.answer;
+      if (!flush(d.fd, it->second)) closeConn(it);
     }
   }
 
@@ -641,8 +668,9 @@ class FakeGraph {
       ev.events = EPOLLIN | EPOLLRDHUP;
       ev.data.u64 = static_cast<uint64_t>(fd);
       epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
-      conns_[fd] = Conn{};
-      accepted_.fetch_add(1);
+      Conn conn;
+      conn.id = accepted_.fetch_add(1) + 1;
+      conns_[fd] = std::move(conn);
     }
   }
 
@@ -661,7 +689,7 @@ class FakeGraph {
         if (n < 0 && errno == EINTR) continue;
         return false;  // EOF or error
       }
-      if (!handleRequests(c)) return false;
+      if (!handleRequests(fd, c)) return false;
     } else if (ev & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
       return false;
     }
@@ -704,8 +732,13 @@ class FakeGraph {
   }
 
   // Answers every complete request in c.in (pipelining allowed); false on a bad request.
-  bool handleRequests(Conn& c) {
+  bool handleRequests(int fd, Conn& c) {
     std::size_t pos = 0;
+    // With a latency, answers wait in delayed_ (the connection's next request cannot come
+    // before: the gateway does not pipeline).
+    std::string* out = &c.out;
+    std::string later;
+    if (latencyNs_ > 0) out = &later;
     for (;;) {
       const std::size_t hend = c.in.find("\r\n\r\n", pos);
       if (hend == std::string::npos) break;
@@ -735,10 +768,10 @@ class FakeGraph {
         std::string answer = R"({"messaging_product":"whatsapp","contacts":[{"input":"x","wa_id":"x"}],"messages":[{"id":"wamid.B)";
         appendU64(answer, n);
         answer += "\"}]}";
-        c.out += "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: Keep-Alive\r\nContent-Length: ";
-        appendU64(c.out, answer.size());
-        c.out += "\r\n\r\n";
-        c.out += answer;
+        *out += "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: Keep-Alive\r\nContent-Length: ";
+        appendU64(*out, answer.size());
+        *out += "\r\n\r\n";
+        *out += answer;
       } else {
         {
           std::lock_guard<std::mutex> lock(mutex_);
@@ -746,14 +779,15 @@ class FakeGraph {
         }
         static const std::string kNotFound =
             R"({"error":{"message":"Unknown path components","type":"OAuthException","code":2500,"fbtrace_id":"OBENCH"}})";
-        c.out += "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nConnection: Keep-Alive\r\nContent-Length: ";
-        appendU64(c.out, kNotFound.size());
-        c.out += "\r\n\r\n";
-        c.out += kNotFound;
+        *out += "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nConnection: Keep-Alive\r\nContent-Length: ";
+        appendU64(*out, kNotFound.size());
+        *out += "\r\n\r\n";
+        *out += kNotFound;
       }
       pos = bodyStart + static_cast<std::size_t>(contentLength);
     }
     if (pos > 0) c.in.erase(0, pos);
+    if (!later.empty()) delayed_.push_back(Delayed{nowNs() + latencyNs_, fd, c.id, std::move(later)});
     return c.in.size() < (1u << 20);
   }
 
@@ -784,8 +818,17 @@ class FakeGraph {
     }
   }
 
+  struct Delayed {
+    int64_t dueNs;
+    int fd;
+    uint64_t connId;
+    std::string answer;
+  };
+
   const std::string marker_;
   std::vector<std::atomic<uint32_t>> counts_;
+  const int64_t latencyNs_;
+  std::deque<Delayed> delayed_;
   std::vector<int64_t> firstNs_;
   std::vector<int64_t> firstEpochMs_;
   std::unordered_set<std::size_t> bodies_;
@@ -1341,7 +1384,7 @@ std::string countsJson(const std::map<std::string, int64_t>& m) {
 
 int runSends(const Options& o) {
   const std::size_t n = static_cast<std::size_t>(o.messages);
-  FakeGraph graph(o.runId, n);
+  FakeGraph graph(o.runId, n, o.graphLatencyMs);
   graph.start(o.graphPort);
   std::printf("fake_graph_port=%d\n", graph.port());
   std::fflush(stdout);
