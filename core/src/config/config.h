@@ -47,9 +47,9 @@ struct DeliveryConfig {
   std::int64_t requestTimeoutMs = 15000;  // one Send API call, connect to last byte
   std::int64_t retryBaseMs = 1000;        // first backoff; doubles per attempt, with jitter
   std::int64_t unknownGraceS = 120;       // wait for an echo/status before re-sending an uncertain send
-  // Concurrent Send API calls. Each waits for its outcome's commit before the next call,
-  // so fewer than ~32 leave the store idle (measured, docs/PERFORMANCE.md).
-  int workers = 32;
+  // Send API calls in flight at once to one host: the send loop's keep-alive connections
+  // (opened as the load needs them). Sends/s reach about workers / the platform's latency.
+  int workers = 256;
 };
 
 struct LogConfig {
