@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -44,6 +45,17 @@ std::string sslErrors() {
     out += line;
   }
   return out;
+}
+
+bool isFramingHeader(const std::string& name) {
+  static constexpr const char* kOurs[] = {"host", "content-length", "transfer-encoding", "connection"};
+  for (const char* ours : kOurs) {
+    if (name.size() == std::strlen(ours) &&
+        std::equal(name.begin(), name.end(), ours, [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; })) {
+      return true;
+    }
+  }
+  return false;
 }
 
 bool isIpAddress(const std::string& host) {
@@ -375,7 +387,14 @@ struct SendLoop::Impl {
     out.reserve(256 + call.http.body.size());
     out.append(call.http.method).append(" ").append(call.target).append(" HTTP/1.1\r\nHost: ");
     out.append(c.origin->hostHeader).append("\r\n");
-    for (const auto& [name, value] : call.http.headers) out.append(name).append(": ").append(value).append("\r\n");
+    for (const auto& [name, value] : call.http.headers) {
+      // The framing is ours; a line break would let a value write headers of its own.
+      if (name.find_first_of("\r\n") != std::string::npos || value.find_first_of("\r\n") != std::string::npos) {
+        return fail(c, HttpOutcome::Kind::kNotSent, "header " + name.substr(0, 64) + " holds a line break");
+      }
+      if (isFramingHeader(name)) continue;
+      out.append(name).append(": ").append(value).append("\r\n");
+    }
     out.append("Content-Length: ").append(std::to_string(call.http.body.size())).append("\r\n\r\n");
     out.append(call.http.body);
     c.sent = 0;

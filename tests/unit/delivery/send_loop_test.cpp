@@ -191,3 +191,27 @@ TEST_F(SendLoopTest, AKeepAliveConnectionTheServerClosedIsNotReused) {
   for (const auto& [i, o] : outcomes.all()) EXPECT_EQ(o.kind, Kind::kResponse) << i << " " << o.error;
   EXPECT_EQ(accepted.load(), 2);
 }
+
+TEST_F(SendLoopTest, TheLoopFramesTheRequestAndRefusesHeadersWithLineBreaks) {
+  gt::FakeGraph graph;
+  SendLoop loop(limiter, options(2));
+  HttpCall framed = post(graph.baseUrl(), "{\"n\":1}");
+  framed.headers.emplace_back("content-length", "999");  // a plugin's framing header is not sent
+  framed.headers.emplace_back("Host", "evil.example");
+  HttpCall injected = post(graph.baseUrl(), "{\"n\":2}");
+  injected.headers.emplace_back("X-Token", "abc\r\nX-Injected: 1");
+  loop.submit(framed, "wa", 1e6, outcomes.collector(0));
+  loop.submit(injected, "wa", 1e6, outcomes.collector(1));
+  ASSERT_TRUE(outcomes.waitFor(2));
+  for (const auto& [i, o] : outcomes.all()) {
+    if (i == 0) {
+      EXPECT_EQ(o.kind, Kind::kResponse) << o.error;
+      EXPECT_EQ(o.status, 200);
+    } else {
+      EXPECT_EQ(o.kind, Kind::kNotSent);
+      EXPECT_NE(o.error.find("line break"), std::string::npos) << o.error;
+    }
+  }
+  ASSERT_EQ(graph.count(), 1u) << "the injected one never left";
+  EXPECT_EQ(graph.requests().front().body, "{\"n\":1}");
+}
