@@ -471,6 +471,7 @@ struct SendLoop::Impl {
       if (errno == EINTR) continue;
       return fail(c, HttpOutcome::Kind::kUnknown, "receiving: " + errnoText(errno));
     }
+    if (peerClosed && c.in.empty()) return fail(c, HttpOutcome::Kind::kUnknown, "connection closed before the answer");
     HttpAnswer answer;
     std::string error;
     switch (parseHttpAnswer(c.in, peerClosed, answer, error)) {

@@ -215,3 +215,40 @@ TEST_F(SendLoopTest, TheLoopFramesTheRequestAndRefusesHeadersWithLineBreaks) {
   ASSERT_EQ(graph.count(), 1u) << "the injected one never left";
   EXPECT_EQ(graph.requests().front().body, "{\"n\":1}");
 }
+
+// After the request has left, a connection that ends without a whole answer leaves the
+// outcome unknown (the platform may have acted on it): never "not sent", which is retried.
+TEST_F(SendLoopTest, ARequestThatLeftWithoutAWholeAnswerIsUnknown) {
+  Poco::Net::ServerSocket server(Poco::Net::SocketAddress("127.0.0.1", 0));
+  const std::vector<std::string> replies = {"", "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{\"cut\":", "SSH-2.0-x\r\n\r\n"};
+  std::thread serve([&] {
+    for (const std::string& reply : replies) {
+      if (!server.poll(Poco::Timespan(3, 0), Poco::Net::Socket::SELECT_READ)) return;
+      Poco::Net::StreamSocket s = server.acceptConnection();
+      char buffer[4096];
+      std::string in;
+      while (in.find("\r\n\r\nbody") == std::string::npos) {
+        const int n = s.receiveBytes(buffer, sizeof buffer);
+        if (n <= 0) break;
+        in.append(buffer, static_cast<std::size_t>(n));
+      }
+      if (!reply.empty()) s.sendBytes(reply.data(), static_cast<int>(reply.size()));
+      s.close();
+    }
+  });
+  const std::string base = "http://127.0.0.1:" + std::to_string(server.address().port());
+  SendLoop loop(limiter, options(1));
+  for (int i = 0; i < 3; ++i) {
+    loop.submit(post(base, "body"), "wa", 1e6, outcomes.collector(i));
+    ASSERT_TRUE(outcomes.waitFor(static_cast<std::size_t>(i) + 1));
+  }
+  serve.join();
+  const auto got = outcomes.all();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].second.kind, Kind::kUnknown);
+  EXPECT_NE(got[0].second.error.find("closed before the answer"), std::string::npos) << got[0].second.error;
+  EXPECT_EQ(got[1].second.kind, Kind::kUnknown);
+  EXPECT_NE(got[1].second.error.find("closed in the answer's body"), std::string::npos) << got[1].second.error;
+  EXPECT_EQ(got[2].second.kind, Kind::kUnknown);
+  EXPECT_NE(got[2].second.error.find("unreadable answer"), std::string::npos) << got[2].second.error;
+}
