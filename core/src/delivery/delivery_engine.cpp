@@ -180,7 +180,15 @@ void DeliveryEngine::dispatchLoop() {
         due = nextDue(tx, heldBack);
         return seq;
       });
-      for (auto& item : claimed) send(std::make_shared<const OutboxItem>(std::move(item)), set);
+      for (auto& item : claimed) {
+        const std::string id = item.messageId;
+        try {
+          send(std::make_shared<const OutboxItem>(std::move(item)), set);
+        } catch (const std::exception& e) {
+          // This one's lease runs out and it is retried as of unknown outcome; the others go.
+          log->error("delivery.send_failed message={} error={}", id, e.what());
+        }
+      }
     } catch (const std::exception& e) {
       log->error("delivery.dispatch_failed error={}", e.what());
     }
