@@ -32,6 +32,7 @@ namespace gateway::delivery {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr std::chrono::seconds kResolveEvery{60};
 
 std::string errnoText(int e) { return std::strerror(e); }
 
@@ -75,6 +76,11 @@ struct SendLoop::Impl {
     std::string target;  // path and query
   };
 
+  struct Address {
+    sockaddr_storage storage{};
+    socklen_t length = 0;
+  };
+
   struct Origin;
   struct Conn {
     enum class State { kConnecting, kHandshake, kPacing, kWriting, kReading, kIdle };
@@ -88,6 +94,7 @@ struct SendLoop::Impl {
     std::string in;
     Clock::time_point deadline;  // kPacing: the slot; kIdle: when it is closed; else: the timeout
     std::uint32_t events = 0;    // registered with epoll
+    std::size_t address = 0;     // which of the origin's addresses it dials
   };
 
   struct Origin {
@@ -97,6 +104,9 @@ struct SendLoop::Impl {
     std::vector<Conn*> idle;  // most recently used last
     std::deque<std::unique_ptr<Call>> waiting;
     int open = 0;
+    std::vector<Address> addresses;  // empty: to be looked up
+    std::size_t preferred = 0;        // where new connections start: the last that worked
+    Clock::time_point resolvedAt;
   };
 
   Impl(RateLimiter& l, Options o) : limiter(l), options(o) {
@@ -271,46 +281,95 @@ struct SendLoop::Impl {
     return call;
   }
 
-  Conn* connect(Origin& origin, std::string& error) {
+  // The origin's addresses: looked up (blocking, on this thread) at most once a minute, and
+  // again once a connection to each of them failed, not for each of a burst of new
+  // connections.
+  bool resolve(Origin& origin, std::string& error) {
+    const auto now = Clock::now();
+    if (!origin.addresses.empty() && now - origin.resolvedAt < kResolveEvery) return true;
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     addrinfo* found = nullptr;
-    // Blocking, on this thread: connections are opened rarely (they are kept alive).
     if (const int rc = getaddrinfo(origin.host.c_str(), std::to_string(origin.port).c_str(), &hints, &found)) {
       error = "cannot resolve " + origin.host + ": " + gai_strerror(rc);
-      return nullptr;
+      return false;
     }
-    const int fd = ::socket(found->ai_family, found->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, found->ai_protocol);
-    if (fd < 0) {
-      error = "socket: " + errnoText(errno);
-      freeaddrinfo(found);
-      return nullptr;
+    origin.addresses.clear();
+    for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
+      Address address;
+      std::memcpy(&address.storage, a->ai_addr, a->ai_addrlen);
+      address.length = a->ai_addrlen;
+      origin.addresses.push_back(address);
     }
-    const int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    const int rc = ::connect(fd, found->ai_addr, found->ai_addrlen);
-    const int connectErrno = errno;
     freeaddrinfo(found);
-    if (rc != 0 && connectErrno != EINPROGRESS) {
-      error = "connect to " + origin.hostHeader + ": " + errnoText(connectErrno);
-      ::close(fd);
-      return nullptr;
-    }
+    origin.preferred = 0;
+    origin.resolvedAt = now;
+    return true;
+  }
+
+  Conn* connect(Origin& origin, std::string& error) {
+    if (!resolve(origin, error)) return nullptr;
     auto conn = std::make_unique<Conn>();
-    conn->fd = fd;
     conn->origin = &origin;
-    conn->state = Conn::State::kConnecting;
-    conn->deadline = Clock::now() + options.timeout;
-    conn->events = EPOLLOUT;
-    epoll_event ev{};
-    ev.events = conn->events;
-    ev.data.ptr = conn.get();
-    epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+    conn->address = origin.preferred;
+    if (!dial(*conn, error)) return nullptr;
     ++origin.open;
     Conn* raw = conn.get();
     conns.emplace(raw, std::move(conn));
     return raw;
+  }
+
+  // Starts connecting c to its origin's address c.address, or to the ones after it when
+  // connecting fails at once; false (error set) when none is left.
+  bool dial(Conn& c, std::string& error) {
+    Origin& origin = *c.origin;
+    for (; c.address < origin.addresses.size(); ++c.address) {
+      const Address& address = origin.addresses[c.address];
+      const auto* sa = reinterpret_cast<const sockaddr*>(&address.storage);
+      const int fd = ::socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (fd < 0) {
+        error = "socket: " + errnoText(errno);
+        continue;
+      }
+      const int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      if (::connect(fd, sa, address.length) != 0 && errno != EINPROGRESS) {
+        error = "connect to " + origin.hostHeader + ": " + errnoText(errno);
+        ::close(fd);
+        continue;
+      }
+      c.fd = fd;
+      c.state = Conn::State::kConnecting;
+      c.deadline = Clock::now() + options.timeout;
+      c.events = EPOLLOUT;
+      epoll_event ev{};
+      ev.events = c.events;
+      ev.data.ptr = &c;
+      epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+      return true;
+    }
+    origin.addresses.clear();  // every address failed: look the name up again next time
+    return false;
+  }
+
+  // Connecting c failed (refused, unreachable, timed out): the origin's next address, if any.
+  void connectFailed(Conn& c, const std::string& why) {
+    epoll_ctl(epfd, EPOLL_CTL_DEL, c.fd, nullptr);
+    ::close(c.fd);
+    c.fd = -1;
+    ++c.address;
+    std::string error = why;
+    if (c.address < c.origin->addresses.size() && dial(c, error)) return;
+    if (c.address >= c.origin->addresses.size()) c.origin->addresses.clear();
+    // fail() closes a connection that is still open; this one no longer is.
+    auto call = std::move(c.call);
+    Origin& o = *c.origin;
+    --o.open;
+    auto it = conns.find(&c);
+    closed.push_back(std::move(it->second));
+    conns.erase(it);
+    if (call) end(std::move(call), outcome(HttpOutcome::Kind::kNotSent, error));
   }
 
   void onEvent(Conn& c, std::uint32_t events) {
@@ -330,9 +389,8 @@ struct SendLoop::Impl {
     int err = 0;
     socklen_t len = sizeof err;
     getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err != 0) {
-      return fail(c, HttpOutcome::Kind::kNotSent, "connect to " + c.origin->hostHeader + ": " + errnoText(err));
-    }
+    if (err != 0) return connectFailed(c, "connect to " + c.origin->hostHeader + ": " + errnoText(err));
+    c.origin->preferred = c.address;  // the next connections start with the address that worked
     if (c.origin->scheme != "https") return pace(c);
     c.ssl = SSL_new(ctx);
     SSL_set_fd(c.ssl, c.fd);
@@ -509,6 +567,8 @@ struct SendLoop::Impl {
         case Conn::State::kPacing: startWrite(*c); break;
         case Conn::State::kIdle: close(*c); break;
         case Conn::State::kConnecting:
+          connectFailed(*c, "timed out connecting to " + c->origin->hostHeader);
+          break;
         case Conn::State::kHandshake:
           fail(*c, HttpOutcome::Kind::kNotSent, "timed out connecting to " + c->origin->hostHeader);
           break;

@@ -94,6 +94,24 @@ TEST_F(SendLoopTest, CallsAreInFlightAtOnceUpToTheConnectionLimit) {
   EXPECT_EQ(graph.requests().front().authorization, "Bearer t");
 }
 
+TEST_F(SendLoopTest, AHostNameIsResolvedAndAnUnknownOneIsNotSent) {
+  gt::FakeGraph graph;
+  const std::string port = graph.baseUrl().substr(graph.baseUrl().rfind(':'));
+  SendLoop loop(limiter, options(4));
+  for (int i = 0; i < 3; ++i) loop.submit(post("http://localhost" + port, "n"), "wa", 1e6, outcomes.collector(i));
+  loop.submit(post("http://no-such-host.invalid" + port, "n"), "wa", 1e6, outcomes.collector(3));
+  ASSERT_TRUE(outcomes.waitFor(4));
+  for (const auto& [i, o] : outcomes.all()) {
+    if (i < 3) {
+      EXPECT_EQ(o.kind, Kind::kResponse) << o.error;
+    } else {
+      EXPECT_EQ(o.kind, Kind::kNotSent);
+      EXPECT_NE(o.error.find("cannot resolve no-such-host.invalid"), std::string::npos) << o.error;
+    }
+  }
+  EXPECT_EQ(graph.count(), 3u);
+}
+
 TEST_F(SendLoopTest, NoAnswerInTimeIsUnknownAndARefusedConnectionIsNotSent) {
   gt::FakeGraph graph;
   graph.script("slow", {{200, "", 700ms}});
