@@ -10,17 +10,9 @@ namespace {
 constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
 constexpr std::size_t kMaxBodyBytes = 1024 * 1024;  // a Send API answer is a few hundred bytes
 
-bool equalsNoCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  }
-  return true;
-}
-
 bool containsNoCase(std::string_view haystack, std::string_view needle) {
   for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
-    if (equalsNoCase(haystack.substr(i, needle.size()), needle)) return true;
+    if (headerNameIs(haystack.substr(i, needle.size()), needle)) return true;
   }
   return false;
 }
@@ -80,6 +72,16 @@ AnswerParse readChunks(std::string_view in, bool peerClosed, std::string& body, 
 
 }  // namespace
 
+bool headerNameIs(std::string_view name, std::string_view expected) {
+  if (name.size() != expected.size()) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(name[i])) != std::tolower(static_cast<unsigned char>(expected[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
 AnswerParse parseHttpAnswer(std::string_view in, bool peerClosed, HttpAnswer& out, std::string& error) {
   for (;;) {
     const std::size_t headEnd = in.find("\r\n\r\n");
@@ -111,12 +113,12 @@ AnswerParse parseHttpAnswer(std::string_view in, bool peerClosed, HttpAnswer& ou
       if (colon == std::string_view::npos) return bad(error, "bad header line");
       const std::string_view name = trim(line.substr(0, colon));
       const std::string_view value = trim(line.substr(colon + 1));
-      if (equalsNoCase(name, "Content-Length")) {
+      if (headerNameIs(name, "Content-Length")) {
         if (!parseSize(value, 10, length)) return bad(error, "bad Content-Length");
         hasLength = true;
-      } else if (equalsNoCase(name, "Transfer-Encoding")) {
+      } else if (headerNameIs(name, "Transfer-Encoding")) {
         chunked = containsNoCase(value, "chunked");
-      } else if (equalsNoCase(name, "Connection")) {
+      } else if (headerNameIs(name, "Connection")) {
         if (containsNoCase(value, "close")) keepAlive = false;
         else if (containsNoCase(value, "keep-alive")) keepAlive = true;
       }

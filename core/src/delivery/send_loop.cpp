@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -49,12 +48,8 @@ std::string sslErrors() {
 }
 
 bool isFramingHeader(const std::string& name) {
-  static constexpr const char* kOurs[] = {"host", "content-length", "transfer-encoding", "connection"};
-  for (const char* ours : kOurs) {
-    if (name.size() == std::strlen(ours) &&
-        std::equal(name.begin(), name.end(), ours, [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; })) {
-      return true;
-    }
+  for (const char* ours : {"host", "content-length", "transfer-encoding", "connection"}) {
+    if (headerNameIs(name, ours)) return true;
   }
   return false;
 }
@@ -360,15 +355,9 @@ struct SendLoop::Impl {
     c.fd = -1;
     ++c.address;
     std::string error = why;
-    if (c.address < c.origin->addresses.size() && dial(c, error)) return;
-    if (c.address >= c.origin->addresses.size()) c.origin->addresses.clear();
-    // fail() closes a connection that is still open; this one no longer is.
+    if (dial(c, error)) return;  // dial() forgets the addresses once none is left
     auto call = std::move(c.call);
-    Origin& o = *c.origin;
-    --o.open;
-    auto it = conns.find(&c);
-    closed.push_back(std::move(it->second));
-    conns.erase(it);
+    retire(c);
     if (call) end(std::move(call), outcome(HttpOutcome::Kind::kNotSent, error));
   }
 
@@ -533,9 +522,7 @@ struct SendLoop::Impl {
     HttpAnswer answer;
     std::string error;
     switch (parseHttpAnswer(c.in, peerClosed, answer, error)) {
-      case AnswerParse::kMore:
-        if (peerClosed) return fail(c, HttpOutcome::Kind::kUnknown, "connection closed before the answer");
-        return;
+      case AnswerParse::kMore: return;  // never once the peer closed: that is kBad
       case AnswerParse::kBad: return fail(c, HttpOutcome::Kind::kUnknown, "unreadable answer: " + error);
       case AnswerParse::kDone: break;
     }
@@ -625,10 +612,15 @@ struct SendLoop::Impl {
     epoll_ctl(epfd, EPOLL_CTL_DEL, c.fd, nullptr);
     ::close(c.fd);
     c.fd = -1;
+    retire(c);
+  }
+
+  // c (its socket closed) leaves its origin; freed after this round of events, which may
+  // still point at it.
+  void retire(Conn& c) {
     Origin& o = *c.origin;
     --o.open;
     o.idle.erase(std::remove(o.idle.begin(), o.idle.end(), &c), o.idle.end());
-    // Freed after this round of events, which may still point at it.
     auto it = conns.find(&c);
     closed.push_back(std::move(it->second));
     conns.erase(it);

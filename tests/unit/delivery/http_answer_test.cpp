@@ -13,15 +13,20 @@ AnswerParse parse(const std::string& in, HttpAnswer& out, bool closed = false) {
   return parseHttpAnswer(in, closed, out, error);
 }
 
+// Every proper prefix of `full` must be incomplete; then `full` itself is parsed.
+AnswerParse parseAfterEveryCut(const std::string& full, HttpAnswer& out) {
+  for (std::size_t cut = 0; cut < full.size(); ++cut) {
+    EXPECT_EQ(parse(full.substr(0, cut), out), AnswerParse::kMore) << "cut at " << cut;
+  }
+  return parse(full, out);
+}
+
 }  // namespace
 
 TEST(HttpAnswer, ContentLengthBodyIsCompleteOnlyWithItsLastByte) {
   const std::string full = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"id\":\"m1\"}";
   HttpAnswer a;
-  for (std::size_t cut = 0; cut < full.size(); ++cut) {
-    EXPECT_EQ(parse(full.substr(0, cut), a), AnswerParse::kMore) << "cut at " << cut;
-  }
-  ASSERT_EQ(parse(full, a), AnswerParse::kDone);
+  ASSERT_EQ(parseAfterEveryCut(full, a), AnswerParse::kDone);
   EXPECT_EQ(a.status, 200);
   EXPECT_EQ(a.body, "{\"id\":\"m1\"}");
   EXPECT_TRUE(a.keepAlive);
@@ -31,10 +36,7 @@ TEST(HttpAnswer, ChunkedBodyIsJoinedAndNeedsTheLastChunk) {
   const std::string full =
       "HTTP/1.1 400 Bad Request\r\ntransfer-encoding: chunked\r\n\r\n5;ext=1\r\n{\"err\r\n6\r\nor\":1}\r\n0\r\n\r\n";
   HttpAnswer a;
-  for (std::size_t cut = 0; cut < full.size(); ++cut) {
-    EXPECT_EQ(parse(full.substr(0, cut), a), AnswerParse::kMore) << "cut at " << cut;
-  }
-  ASSERT_EQ(parse(full, a), AnswerParse::kDone);
+  ASSERT_EQ(parseAfterEveryCut(full, a), AnswerParse::kDone);
   EXPECT_EQ(a.status, 400);
   EXPECT_EQ(a.body, "{\"error\":1}");
 }

@@ -65,6 +65,26 @@ SendLoop::Options options(int connections, std::chrono::milliseconds timeout = 5
   return o;
 }
 
+// A raw server's side of one connection: waits (3 s at most) for a client, reads its request
+// (whose body is "body"), sends `reply` (nothing when empty), waits `linger` and closes.
+// False when no client came.
+bool serveOne(Poco::Net::ServerSocket& server, const std::string& reply,
+              std::chrono::milliseconds linger = std::chrono::milliseconds(0)) {
+  if (!server.poll(Poco::Timespan(3, 0), Poco::Net::Socket::SELECT_READ)) return false;
+  Poco::Net::StreamSocket s = server.acceptConnection();
+  char buffer[4096];
+  std::string in;
+  while (in.find("\r\n\r\nbody") == std::string::npos) {
+    const int n = s.receiveBytes(buffer, sizeof buffer);
+    if (n <= 0) break;
+    in.append(buffer, static_cast<std::size_t>(n));
+  }
+  if (!reply.empty()) s.sendBytes(reply.data(), static_cast<int>(reply.size()));
+  std::this_thread::sleep_for(linger);
+  s.close();
+  return true;
+}
+
 class SendLoopTest : public ::testing::Test {
  protected:
   void SetUp() override { std::signal(SIGPIPE, SIG_IGN); }  // as the gateway's main does
@@ -186,20 +206,9 @@ TEST_F(SendLoopTest, AKeepAliveConnectionTheServerClosedIsNotReused) {
   std::atomic<int> accepted{0};
   std::thread serve([&] {
     for (int i = 0; i < 2; ++i) {
-      if (!server.poll(Poco::Timespan(3, 0), Poco::Net::Socket::SELECT_READ)) return;
-      Poco::Net::StreamSocket s = server.acceptConnection();
+      // 50 ms: the client has read the answer and holds the connection idle when it closes.
+      if (!serveOne(server, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", 50ms)) return;
       ++accepted;
-      char buffer[4096];
-      std::string in;
-      while (in.find("\r\n\r\nbody") == std::string::npos) {
-        const int n = s.receiveBytes(buffer, sizeof buffer);
-        if (n <= 0) break;
-        in.append(buffer, static_cast<std::size_t>(n));
-      }
-      const std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
-      s.sendBytes(answer.data(), static_cast<int>(answer.size()));
-      std::this_thread::sleep_for(50ms);  // the client has read the answer and holds the connection idle
-      s.close();
     }
   });
   const std::string base = "http://127.0.0.1:" + std::to_string(server.address().port());
@@ -245,17 +254,7 @@ TEST_F(SendLoopTest, ARequestThatLeftWithoutAWholeAnswerIsUnknown) {
   const std::vector<std::string> replies = {"", "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{\"cut\":", "SSH-2.0-x\r\n\r\n"};
   std::thread serve([&] {
     for (const std::string& reply : replies) {
-      if (!server.poll(Poco::Timespan(3, 0), Poco::Net::Socket::SELECT_READ)) return;
-      Poco::Net::StreamSocket s = server.acceptConnection();
-      char buffer[4096];
-      std::string in;
-      while (in.find("\r\n\r\nbody") == std::string::npos) {
-        const int n = s.receiveBytes(buffer, sizeof buffer);
-        if (n <= 0) break;
-        in.append(buffer, static_cast<std::size_t>(n));
-      }
-      if (!reply.empty()) s.sendBytes(reply.data(), static_cast<int>(reply.size()));
-      s.close();
+      if (!serveOne(server, reply)) return;
     }
   });
   const std::string base = "http://127.0.0.1:" + std::to_string(server.address().port());
