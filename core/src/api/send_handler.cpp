@@ -112,6 +112,7 @@ http::Response SendHandler::createSchedule(http::Request& request) {
   std::optional<scheduler::Schedule> created;
   std::int64_t seq = 0;
   store_.write([&](storage::Tx& tx) {
+    created.reset();  // from scratch on every run (see Store::write)
     const auto conversation = crm::findConversation(tx, id);
     if (!conversation) return;
     scheduler::Schedule s;
@@ -169,6 +170,8 @@ http::Response SendHandler::cancelSchedule(http::Request& request) {
   // On the single writer, like the scheduler's firing: a schedule is either cancelled
   // before it fires (and then never sent) or has fired (and then cannot be cancelled).
   store_.write([&](storage::Tx& tx) {
+    cancelled = false;  // from scratch on every run (see Store::write)
+    seq = 0;
     found = scheduler::findSchedule(tx, id);
     if (found) cancelled = scheduler::cancelSchedule(tx, *found, util::nowMs(), seq);
     if (cancelled) {
@@ -228,6 +231,8 @@ http::Response SendHandler::startConversation(http::Request& request) {
   http::Response response = notFound("contact", id);
   std::int64_t seq = 0;
   store_.write([&](storage::Tx& tx) {
+    response = notFound("contact", id);  // from scratch on every run (see Store::write)
+    seq = 0;
     const auto contact = crm::findContact(tx, id);
     if (!contact) return;
     if (crm::findConversationFor(tx, id, channelId)) {

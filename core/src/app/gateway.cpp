@@ -85,6 +85,9 @@ void Gateway::registerMetrics() {
                  [this] { return static_cast<double>(store_->stats().commits); });
   metrics_.gauge("gateway_store_write_jobs_total", "Write jobs (requests' writes) run by the store's writer",
                  [this] { return static_cast<double>(store_->stats().writeJobs); });
+  metrics_.gauge("gateway_store_batch_reruns_total",
+                 "Group commits run again, each job in a savepoint, because one of their jobs failed",
+                 [this] { return static_cast<double>(store_->stats().batchReruns); });
   metrics_.gauge("gateway_scheduled_pending", "Scheduled messages waiting for their time", [this] {
     std::int64_t n = 0;
     store_->read([&](storage::Tx& tx) { n = scheduler::pendingCount(tx); });

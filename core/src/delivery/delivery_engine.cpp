@@ -171,7 +171,13 @@ void DeliveryEngine::dispatchLoop() {
         return true;
       };
       std::vector<OutboxItem> claimed;
+      const auto wakeDefault = wakeAt;
       commit([&](storage::Tx& tx) {
+        // From scratch on every run (see Store::write): admit() fills these.
+        heldBack.clear();
+        ahead.clear();
+        wakeAt = wakeDefault;
+        claimed.clear();
         const std::int64_t now = util::nowMs();
         expireLeases(tx, now);
         retryUnknown(tx, now, cfg.unknownGraceS * 1000);

@@ -165,6 +165,7 @@ class SqliteStore final : public Store {
     s.commits = commits_.load();
     s.writeJobs = writeJobs_.load();
     s.maxBatch = maxBatch_.load();
+    s.batchReruns = batchReruns_.load();
     return s;
   }
 
@@ -252,34 +253,56 @@ class SqliteStore final : public Store {
     }
   }
 
+  // Jobs first run without savepoints. A savepoint keeps the original of every page its
+  // job changes (the batch's hot pages, once per job: ~4 µs of the writer's ~70 µs per
+  // send), and jobs rarely fail. When one does, the transaction is rolled back and the batch
+  // runs again with a savepoint per job, so that the failure takes back only its own writes
+  // (store.h: a job may run more than once). A lone job never needs one.
   void commitBatch(Connection& db, std::vector<WriteJob>& batch) {
     std::vector<std::exception_ptr> jobErrors(batch.size());
     std::exception_ptr batchError;
     bool anyOk = false;
-    try {
-      db.execScript("BEGIN IMMEDIATE");
-      ConnectionTx tx(db);
-      for (std::size_t i = 0; i < batch.size(); ++i) {
-        // A savepoint per job, so a failing job takes back only its own writes.
-        db.exec("SAVEPOINT job", {});  // prepared once: these run per job
-        try {
-          batch[i].fn(tx);
-        } catch (...) {
-          jobErrors[i] = std::current_exception();
+    for (bool savepoints = false;;) {
+      std::fill(jobErrors.begin(), jobErrors.end(), nullptr);
+      anyOk = false;
+      bool runAgain = false;
+      try {
+        db.execScript("BEGIN IMMEDIATE");
+        ConnectionTx tx(db);
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+          if (savepoints) db.exec("SAVEPOINT job", {});  // prepared once: these run per job
+          try {
+            batch[i].fn(tx);
+          } catch (...) {
+            jobErrors[i] = std::current_exception();
+          }
+          if (!db.inTransaction()) {
+            // SQLite gave up the whole transaction (I/O error, disk full), or the job ran
+            // COMMIT/ROLLBACK itself: nothing done so far in this batch can be trusted.
+            throw StoreError("sqlite: group-commit transaction aborted (" + path_ + ")");
+          }
+          if (jobErrors[i] && !savepoints && batch.size() > 1) {
+            runAgain = true;
+            break;
+          }
+          if (savepoints) {
+            if (jobErrors[i]) db.exec("ROLLBACK TO job", {});
+            db.exec("RELEASE job", {});
+          }
+          anyOk = anyOk || !jobErrors[i];
         }
-        if (!db.inTransaction()) {
-          // SQLite gave up the whole transaction (I/O error, disk full), or the job ran
-          // COMMIT/ROLLBACK itself: nothing done so far in this batch can be trusted.
-          throw StoreError("sqlite: group-commit transaction aborted (" + path_ + ")");
+        if (runAgain) {
+          db.execScript("ROLLBACK");
+          batchReruns_.fetch_add(1);
+          savepoints = true;
+          continue;
         }
-        if (jobErrors[i]) db.exec("ROLLBACK TO job", {});
-        db.exec("RELEASE job", {});
-        anyOk = anyOk || !jobErrors[i];
+        db.execScript(anyOk ? "COMMIT" : "ROLLBACK");
+      } catch (...) {
+        db.rollbackQuietly();
+        batchError = std::current_exception();
       }
-      db.execScript(anyOk ? "COMMIT" : "ROLLBACK");
-    } catch (...) {
-      db.rollbackQuietly();
-      batchError = std::current_exception();
+      break;
     }
 
     // Stats before the callers hear, so a caller that saw its job done also sees the counts.
@@ -356,6 +379,7 @@ class SqliteStore final : public Store {
   std::atomic<std::int64_t> commits_{0};
   std::atomic<std::int64_t> writeJobs_{0};
   std::atomic<std::int64_t> maxBatch_{0};
+  std::atomic<std::int64_t> batchReruns_{0};
 };
 
 }  // namespace

@@ -72,6 +72,7 @@ struct StoreStats {
   std::int64_t commits = 0;      // write transactions committed
   std::int64_t writeJobs = 0;    // write() jobs completed (committed or failed)
   std::int64_t maxBatch = 0;     // most jobs in one commit
+  std::int64_t batchReruns = 0;  // batches run again, each job in a savepoint, after a job failed
 };
 
 class Store {
@@ -88,7 +89,11 @@ class Store {
   // durably committed; it carries fn's exception (only fn's own writes are rolled back, via
   // a savepoint) or a StoreError when the commit itself failed.
   // fn runs on the writer thread: it must not wait on another write() (that would deadlock)
-  // nor run BEGIN/COMMIT/ROLLBACK itself.
+  // nor run BEGIN/COMMIT/ROLLBACK itself. It may run more than once: when another job of its
+  // batch fails, the batch is rolled back and run again (see the SQLite store). Only the
+  // last run's writes count, so fn must start afresh each time: set (not add to) what it
+  // hands back, and change nothing outside the transaction (no counters, no wake-ups: the
+  // done callback or the caller after the future does those).
   std::future<void> write(std::function<void(Tx&)> fn);
 
   // The same without a future, for a caller that does not wait: `done` is called once the

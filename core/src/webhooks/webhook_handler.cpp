@@ -2,6 +2,8 @@
 
 #include <openssl/crypto.h>
 
+#include <map>
+
 #include "crm/repository.h"
 #include "inbound/ingest.h"
 #include "log/log.h"
@@ -100,13 +102,16 @@ http::Response WebhookHandler::receive(http::Request& request) {
   received->set = set;
   received->type = type;
   received->signerId = signer->config.id;
-  received->keepReason = parse(*signer, request.body, received->collector);
+  received->parseReason = parse(*signer, request.body, received->collector);
   received->body = std::move(request.body);
   received->at = util::nowMs();
-  auto job = [this, received](storage::Tx& tx) {
+  auto job = [received](storage::Tx& tx) {
     Received& r = *received;
-    r.lastEventSeq = 0;
-    if (r.keepReason.empty()) r.keepReason = ingestParsed(tx, *r.set, r.type, r.collector, r.at, r.lastEventSeq);
+    Ingested ingested;
+    if (r.parseReason.empty()) ingested = ingestParsed(tx, *r.set, r.type, r.collector, r.at);
+    r.keepReason = r.parseReason.empty() ? ingested.unusable : r.parseReason;
+    r.lastEventSeq = ingested.lastEventSeq;
+    r.duplicates = ingested.duplicates;
     if (!r.keepReason.empty()) crm::keepRawWebhook(tx, r.type, r.signerId, r.at, r.body, r.keepReason);
   };
   // The 200 goes out from the store's notifier thread once the commit is durable, while
@@ -122,6 +127,7 @@ http::Response WebhookHandler::answer(const Received& received, const std::excep
     if (error) std::rethrow_exception(error);
     if (received.lastEventSeq > 0) feed_.published(received.lastEventSeq);
     receivedCounter(received.signerId).inc();
+    countDuplicates(received.type, received.duplicates);
     if (!received.keepReason.empty()) {
       metrics_
           .counter("gateway_webhooks_unusable_total",
@@ -166,25 +172,34 @@ std::string WebhookHandler::parse(const app::RuntimeChannel& signer, const std::
   return "";
 }
 
-std::string WebhookHandler::ingestParsed(storage::Tx& tx, const app::ChannelSet& set, const std::string& type,
-                                         inbound::EventCollector& collector, std::int64_t now,
-                                         std::int64_t& lastEventSeq) {
+WebhookHandler::Ingested WebhookHandler::ingestParsed(storage::Tx& tx, const app::ChannelSet& set,
+                                                      const std::string& type, inbound::EventCollector& collector,
+                                                      std::int64_t now) {
   const inbound::IngestResult result = inbound::ingest(tx, set, type, collector.events(), now);
-  lastEventSeq = result.lastEventSeq;
-  if (result.duplicates > 0) {
-    metrics_.counter("gateway_webhook_duplicates_total", "Re-delivered events that changed nothing", {{"type", type}})
-        .inc(result.duplicates);
-  }
-  return result.unusable.empty() ? "" : result.unusable.front();
+  Ingested out;
+  out.unusable = result.unusable.empty() ? "" : result.unusable.front();
+  out.lastEventSeq = result.lastEventSeq;
+  out.duplicates = result.duplicates;
+  return out;
+}
+
+void WebhookHandler::countDuplicates(const std::string& type, std::int64_t duplicates) {
+  if (duplicates <= 0) return;
+  metrics_.counter("gateway_webhook_duplicates_total", "Re-delivered events that changed nothing", {{"type", type}})
+      .inc(duplicates);
 }
 
 WebhookHandler::ReplayResult WebhookHandler::replayKept() {
   const app::ChannelSetPtr set = channels_();
   ReplayResult replay;
   std::int64_t lastEventSeq = 0;
+  std::map<std::string, std::int64_t> duplicates;  // by channel type
   store_
       .write([&](storage::Tx& tx) {
+        // From scratch on every run (see Store::write).
         replay = ReplayResult{};
+        lastEventSeq = 0;
+        duplicates.clear();
         const auto rows = tx.query("SELECT id, channel_type, signer_channel_id, body FROM raw_webhooks "
                                    "WHERE state = 'kept' ORDER BY id");
         for (const storage::Row& row : rows) {
@@ -193,13 +208,16 @@ WebhookHandler::ReplayResult WebhookHandler::replayKept() {
           const app::RuntimeChannel* signer = set->findById(row.findText(2).value_or(""));
           if (signer == nullptr && !candidates.empty()) signer = candidates.front();
           std::string reason = "no_channel_of_type";
-          std::int64_t seq = 0;
           if (signer != nullptr) {
             inbound::EventCollector collector;
             reason = parse(*signer, row.getText(3), collector);
-            if (reason.empty()) reason = ingestParsed(tx, *set, type, collector, util::nowMs(), seq);
+            if (reason.empty()) {
+              const Ingested ingested = ingestParsed(tx, *set, type, collector, util::nowMs());
+              reason = ingested.unusable;
+              if (ingested.lastEventSeq > 0) lastEventSeq = ingested.lastEventSeq;
+              duplicates[type] += ingested.duplicates;
+            }
           }
-          if (seq > 0) lastEventSeq = seq;
           if (reason.empty()) {
             tx.exec("UPDATE raw_webhooks SET state = 'replayed' WHERE id = ?", {row.getInt(0)});
             ++replay.replayed;
@@ -211,6 +229,7 @@ WebhookHandler::ReplayResult WebhookHandler::replayKept() {
       })
       .get();
   if (lastEventSeq > 0) feed_.published(lastEventSeq);
+  for (const auto& [type, n] : duplicates) countDuplicates(type, n);
   log::get("webhook")->info("webhook.replayed replayed={} still_unusable={}", replay.replayed, replay.stillUnusable);
   return replay;
 }

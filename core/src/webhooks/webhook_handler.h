@@ -45,8 +45,11 @@ class WebhookHandler {
     inbound::EventCollector collector;
     std::string body;
     std::int64_t at = 0;
+    std::string parseReason;      // why the plugin could not use it at all; "" when parsed
+    // Set by each run of the store job (it may run twice, see Store::write).
     std::string keepReason;       // why (part of) it is kept raw; "" when fully used
     std::int64_t lastEventSeq = 0;
+    std::int64_t duplicates = 0;  // re-delivered events that changed nothing
   };
   // 200 once it is stored (after the commit), 500 when the store failed.
   http::Response answer(const Received& received, const std::exception_ptr& error) noexcept;
@@ -58,9 +61,15 @@ class WebhookHandler {
   // The plugin's parse of a verified body into collector; returns why it is unusable, or "".
   static std::string parse(const app::RuntimeChannel& signer, const std::string& body,
                            inbound::EventCollector& collector);
-  // Applies parsed events inside tx; returns why part of them is unusable, or "".
-  std::string ingestParsed(storage::Tx& tx, const app::ChannelSet& set, const std::string& type,
-                           inbound::EventCollector& collector, std::int64_t now, std::int64_t& lastEventSeq);
+  // Applies parsed events inside tx. Changes nothing outside it: a store job may run twice.
+  struct Ingested {
+    std::string unusable;  // why part of them is unusable, or ""
+    std::int64_t lastEventSeq = 0;
+    std::int64_t duplicates = 0;
+  };
+  static Ingested ingestParsed(storage::Tx& tx, const app::ChannelSet& set, const std::string& type,
+                               inbound::EventCollector& collector, std::int64_t now);
+  void countDuplicates(const std::string& type, std::int64_t duplicates);
 
   std::function<app::ChannelSetPtr()> channels_;
   storage::Store& store_;

@@ -223,6 +223,82 @@ TEST_F(SqliteStoreTest, ThrowingJobRollsBackOnlyItsOwnWrites) {
   store->read([](Tx& tx) { EXPECT_EQ(tx.queryOne("SELECT v FROM items WHERE id = 1")->getText(0), "v1"); });
 }
 
+// Jobs run without savepoints until one fails; then the batch is rolled back and runs
+// again, each job in a savepoint (store.h: a job may run more than once).
+TEST_F(SqliteStoreTest, AFailingJobMakesItsBatchRunAgainAndOnlyTheLastRunCounts) {
+  auto store = openWithItems();
+  Gate gate;
+  auto held = store->write(gate.job());
+  gate.waitStarted();
+  int firstRuns = 0;
+  int failingRuns = 0;
+  auto first = store->write([&firstRuns](Tx& tx) {
+    ++firstRuns;
+    tx.exec("INSERT INTO items(id, v) VALUES(1, ?)", {"run " + std::to_string(firstRuns)});
+  });
+  auto failing = store->write([&failingRuns](Tx& tx) {
+    ++failingRuns;
+    tx.exec("INSERT INTO items(id, v) VALUES(2, 'x')");
+    throw std::runtime_error("job failed");
+  });
+  auto last = store->write(insertItem(3));
+  const auto before = store->stats();
+  gate.open();
+  held.get();
+
+  EXPECT_NO_THROW(first.get());
+  EXPECT_THROW(failing.get(), std::runtime_error);
+  EXPECT_NO_THROW(last.get());
+  EXPECT_EQ(firstRuns, 2);
+  EXPECT_EQ(failingRuns, 2);
+  EXPECT_EQ(store->stats().batchReruns - before.batchReruns, 1);
+  EXPECT_EQ(store->stats().maxBatch, 3);  // the three shared one transaction
+  store->read([](Tx& tx) { EXPECT_EQ(tx.queryOne("SELECT v FROM items WHERE id = 1")->getText(0), "run 2"); });
+  EXPECT_FALSE(hasItem(*store, 2));
+  EXPECT_TRUE(hasItem(*store, 3));
+}
+
+TEST_F(SqliteStoreTest, JobsOfABatchThatSucceedsRunOnce) {
+  auto store = openWithItems();
+  Gate gate;
+  auto held = store->write(gate.job());
+  gate.waitStarted();
+  std::vector<int> runs(20, 0);
+  std::vector<std::future<void>> futures;
+  for (int i = 0; i < 20; ++i) {
+    futures.push_back(store->write([&runs, i](Tx& tx) {
+      ++runs[static_cast<std::size_t>(i)];
+      tx.exec("INSERT INTO items(id, v) VALUES(?, 'v')", {static_cast<std::int64_t>(i)});
+    }));
+  }
+  gate.open();
+  held.get();
+  for (auto& f : futures) f.get();
+  EXPECT_EQ(runs, std::vector<int>(20, 1));
+  EXPECT_EQ(store->stats().batchReruns, 0);
+  EXPECT_EQ(countItems(*store), 20);
+}
+
+// A job alone in its batch runs once, without a savepoint: its failure rolls back the whole
+// transaction, which holds only its own writes.
+TEST_F(SqliteStoreTest, ALoneFailingJobRunsOnceAndLeavesNothing) {
+  auto store = openWithItems();
+  int runs = 0;
+  EXPECT_THROW(store
+                   ->write([&runs](Tx& tx) {
+                     ++runs;
+                     tx.exec("INSERT INTO items(id, v) VALUES(1, 'x')");
+                     throw std::runtime_error("job failed");
+                   })
+                   .get(),
+               std::runtime_error);
+  EXPECT_EQ(runs, 1);
+  EXPECT_EQ(countItems(*store), 0);
+  EXPECT_EQ(store->stats().batchReruns, 0);
+  store->write(insertItem(2)).get();  // the writer goes on
+  EXPECT_TRUE(hasItem(*store, 2));
+}
+
 TEST_F(SqliteStoreTest, FailedCommitFailsEveryJobInTheBatch) {
   auto store = openWithItems();
   // A deferred foreign key is checked only at COMMIT: a simple way to make COMMIT fail.
