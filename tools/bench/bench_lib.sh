@@ -12,6 +12,23 @@ GATEWAY="$BUILD_DIR/gateway"
 
 say() { echo "bench: $*" >&2; }
 
+# bench_field JSON KEY: the first number stored under "KEY" in a result line (nested or not).
+bench_field() { printf '%s\n' "$1" | grep -o "\"$2\":[-0-9.e+]*" | head -1 | cut -d: -f2 || true; }
+
+# bench_p99 JSON KEY: the p99 inside the object stored under "KEY" (e.g. latency_ms).
+bench_p99() { printf '%s\n' "$1" | grep -o "\"$2\":{[^}]*}" | grep -o '"p99":[0-9.]*' | cut -d: -f2 || true; }
+
+# bench_summary NAME VALUE...: one line with the runs' median, minimum and maximum. This
+# machine drifts by ~30% within minutes, so one run is no figure (docs/PERFORMANCE.md).
+bench_summary() {
+  local name=$1
+  shift
+  [ "$#" -gt 0 ] || return 0
+  printf '%s\n' "$@" | sort -g | awk -v n="$name" '{ v[NR] = $1 }
+    END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+          printf "SUMMARY %s: %d runs, median %g, min %g, max %g\n", n, NR, m, v[1], v[NR] }'
+}
+
 # bench_build TOOL: builds gateway, the plugins and TOOL (unless SKIP_BUILD=1), then checks
 # that they are there.
 bench_build() {

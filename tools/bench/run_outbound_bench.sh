@@ -28,6 +28,7 @@
 #   LOG_LEVEL      gateway log level (default info, as in production)
 #   KEEP_TMP=1     keep the temp dir (config, database, gateway log) for inspection
 #   RESULTS        file to append the JSON result lines to (optional)
+#   REPEAT         runs of each phase, then a SUMMARY line with their median (default 1)
 # Any arguments are passed to every outbound_bench run (see build/outbound_bench --help).
 set -euo pipefail
 
@@ -41,6 +42,7 @@ PENDING="${PENDING:-100000 1000000}"
 DUE="${DUE:-2000}"
 DELAY_S="${DELAY_S:-10}"
 WINDOW_S="${WINDOW_S:-20}"
+REPEAT="${REPEAT:-1}"
 TOKEN="bench-api-token"
 
 # shellcheck source=bench_lib.sh
@@ -96,6 +98,7 @@ run_phase() {  # run_phase LABEL MODE [outbound_bench args...]
   [ "$rc" = 0 ] || say "outbound_bench exited with $rc"
   local json
   json=$(grep '^{' "$TMP/bench.out" | tail -1 || true)
+  LAST_JSON=$json
   echo "RESULT $json"
   [ -n "${RESULTS:-}" ] && [ -n "$json" ] && echo "$json" >>"$RESULTS"
   cleanup
@@ -105,12 +108,24 @@ say "$(nproc) cores; $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | h
 for phase in $PHASES; do
   case "$phase" in
     sends)
-      run_phase "sends-w$WORKERS" sends --messages "$MESSAGES" --conversations "$CONVERSATIONS" \
-        --connections "$CONNECTIONS" "$@"
+      rates=()
+      for _ in $(seq "$REPEAT"); do
+        run_phase "sends-w$WORKERS" sends --messages "$MESSAGES" --conversations "$CONVERSATIONS" \
+          --connections "$CONNECTIONS" "$@"
+        rate=$(bench_field "$LAST_JSON" sends_per_s)
+        [ -n "$rate" ] && rates+=("$rate")
+      done
+      bench_summary "sends-w$WORKERS sends/s" "${rates[@]}"
       ;;
     schedules)
       for p in $PENDING; do
-        run_phase "schedules-$p" schedules --pending "$p" --due "$DUE" --delay-s "$DELAY_S" --window-s "$WINDOW_S" "$@"
+        p99s=()
+        for _ in $(seq "$REPEAT"); do
+          run_phase "schedules-$p" schedules --pending "$p" --due "$DUE" --delay-s "$DELAY_S" --window-s "$WINDOW_S" "$@"
+          p99=$(bench_p99 "$LAST_JSON" lateness_ms)
+          [ -n "$p99" ] && p99s+=("$p99")
+        done
+        bench_summary "schedules-$p lateness p99 ms" "${p99s[@]}"
       done
       ;;
     *) say "unknown phase '$phase' (sends, schedules)"; exit 2 ;;

@@ -22,12 +22,14 @@
 #   LOG_LEVEL      gateway log level (default info, as in production)
 #   KEEP_TMP=1     keep the temp dir (config, database, gateway log) for inspection
 #   RESULTS        file to append the JSON result lines to (optional)
+#   REPEAT         runs of each connection count, then a SUMMARY line with their median (default 1)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 CONNECTIONS="${CONNECTIONS:-32 512}"
 DURATION_S="${DURATION_S:-20}"
 WARMUP_S="${WARMUP_S:-2}"
+REPEAT="${REPEAT:-1}"
 
 # shellcheck source=bench_lib.sh
 . "$ROOT/tools/bench/bench_lib.sh"
@@ -192,6 +194,7 @@ run_phase() {  # run_phase CONNECTIONS [webhook_load args...]
 
   local json
   json=$(grep '^{' "$TMP/load.out" | tail -1 || true)
+  LAST_JSON=$json
   echo "RESULT $json"
   [ -n "${RESULTS:-}" ] && [ -n "$json" ] && echo "$json" >>"$RESULTS"
   cleanup
@@ -199,5 +202,15 @@ run_phase() {  # run_phase CONNECTIONS [webhook_load args...]
 
 say "$(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg) before starting"
 for c in $CONNECTIONS; do
-  run_phase "$c" "$@"
+  rates=()
+  p99s=()
+  for _ in $(seq "$REPEAT"); do
+    run_phase "$c" "$@"
+    rate=$(bench_field "$LAST_JSON" throughput_rps)
+    p99=$(bench_p99 "$LAST_JSON" latency_ms)
+    [ -n "$rate" ] && rates+=("$rate")
+    [ -n "$p99" ] && p99s+=("$p99")
+  done
+  bench_summary "c$c webhooks/s" "${rates[@]}"
+  bench_summary "c$c p99 ms" "${p99s[@]}"
 done
