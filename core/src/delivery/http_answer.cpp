@@ -1,7 +1,8 @@
 #include "delivery/http_answer.h"
 
-#include <cctype>
 #include <cstdint>
+
+#include "http/text.h"
 
 namespace gateway::delivery {
 
@@ -10,17 +11,14 @@ namespace {
 constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
 constexpr std::size_t kMaxBodyBytes = 1024 * 1024;  // a Send API answer is a few hundred bytes
 
+using http::equalsIgnoreCase;
+using http::trimWhitespace;
+
 bool containsNoCase(std::string_view haystack, std::string_view needle) {
   for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
-    if (headerNameIs(haystack.substr(i, needle.size()), needle)) return true;
+    if (equalsIgnoreCase(haystack.substr(i, needle.size()), needle)) return true;
   }
   return false;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
 }
 
 bool parseSize(std::string_view s, int base, std::uint64_t& out) {
@@ -52,7 +50,7 @@ AnswerParse readChunks(std::string_view in, bool peerClosed, std::string& body, 
     std::string_view sizeText = in.substr(pos, lineEnd - pos);
     if (const std::size_t semi = sizeText.find(';'); semi != std::string_view::npos) sizeText = sizeText.substr(0, semi);
     std::uint64_t size = 0;
-    if (!parseSize(trim(sizeText), 16, size)) return bad(error, "bad chunk size");
+    if (!parseSize(trimWhitespace(sizeText), 16, size)) return bad(error, "bad chunk size");
     if (size == 0) {
       // Trailers (usually none), then the empty line.
       const std::size_t rest = lineEnd + 2;
@@ -71,16 +69,6 @@ AnswerParse readChunks(std::string_view in, bool peerClosed, std::string& body, 
 }
 
 }  // namespace
-
-bool headerNameIs(std::string_view name, std::string_view expected) {
-  if (name.size() != expected.size()) return false;
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(name[i])) != std::tolower(static_cast<unsigned char>(expected[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 AnswerParse parseHttpAnswer(std::string_view in, bool peerClosed, HttpAnswer& out, std::string& error) {
   for (;;) {
@@ -111,14 +99,14 @@ AnswerParse parseHttpAnswer(std::string_view in, bool peerClosed, HttpAnswer& ou
       const std::string_view line = head.substr(start, lineEnd == std::string_view::npos ? head.npos : lineEnd - start);
       const std::size_t colon = line.find(':');
       if (colon == std::string_view::npos) return bad(error, "bad header line");
-      const std::string_view name = trim(line.substr(0, colon));
-      const std::string_view value = trim(line.substr(colon + 1));
-      if (headerNameIs(name, "Content-Length")) {
+      const std::string_view name = trimWhitespace(line.substr(0, colon));
+      const std::string_view value = trimWhitespace(line.substr(colon + 1));
+      if (equalsIgnoreCase(name, "Content-Length")) {
         if (!parseSize(value, 10, length)) return bad(error, "bad Content-Length");
         hasLength = true;
-      } else if (headerNameIs(name, "Transfer-Encoding")) {
+      } else if (equalsIgnoreCase(name, "Transfer-Encoding")) {
         chunked = containsNoCase(value, "chunked");
-      } else if (headerNameIs(name, "Connection")) {
+      } else if (equalsIgnoreCase(name, "Connection")) {
         if (containsNoCase(value, "close")) keepAlive = false;
         else if (containsNoCase(value, "keep-alive")) keepAlive = true;
       }

@@ -15,9 +15,6 @@ struct HttpAnswer {
 
 enum class AnswerParse { kMore, kDone, kBad };
 
-// HTTP header names compare without regard to case.
-bool headerNameIs(std::string_view name, std::string_view expected);
-
 // `in` holds everything received so far; `peerClosed`: nothing more will come. Answers are
 // small, so the caller re-parses from the start as bytes arrive. A 1xx interim answer is
 // skipped. On kBad, `error` says why.

@@ -25,6 +25,7 @@
 #include <Poco/URI.h>
 
 #include "delivery/http_answer.h"
+#include "http/text.h"
 
 namespace gateway::delivery {
 
@@ -49,7 +50,7 @@ std::string sslErrors() {
 
 bool isFramingHeader(const std::string& name) {
   for (const char* ours : {"host", "content-length", "transfer-encoding", "connection"}) {
-    if (headerNameIs(name, ours)) return true;
+    if (http::equalsIgnoreCase(name, ours)) return true;
   }
   return false;
 }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "http/text.h"
+
 namespace gateway::http {
 
 namespace {
@@ -25,23 +27,12 @@ bool isToken(std::string_view s) { return !s.empty() && std::all_of(s.begin(), s
 
 bool isVisibleAscii(char c) { return c > 0x20 && c < 0x7f; }
 
+bool isWhitespace(char c) { return c == ' ' || c == '\t'; }
+
 // Tab, space, visible ASCII and bytes >= 0x80 (obs-text); never CR, LF, NUL or another control.
 bool isFieldValueChar(char c) {
   const auto u = static_cast<unsigned char>(c);
   return u == '\t' || (u >= 0x20 && u != 0x7f);
-}
-
-bool isWhitespace(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view trimWhitespace(std::string_view s) {
-  while (!s.empty() && isWhitespace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && isWhitespace(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return (x | 0x20) == (y | 0x20); });
 }
 
 std::string lower(std::string_view s) {
