@@ -131,6 +131,11 @@ void DeliveryEngine::record(const std::string& messageId, std::function<std::int
                });
 }
 
+int DeliveryEngine::freePlaces() const {
+  // Twice the calls in flight: the next ones wait at the send loop for a connection.
+  return capacity_ * 2 - busy_;
+}
+
 void DeliveryEngine::dispatchLoop() {
   pthread_setname_np(pthread_self(), "delivery-claim");
   auto log = log::get("delivery");
@@ -139,8 +144,7 @@ void DeliveryEngine::dispatchLoop() {
     {
       std::unique_lock<std::mutex> lock(mutex_);
       if (stopping_) return;
-      // Twice the calls in flight: the next ones wait at the send loop for a connection.
-      free = capacity_ * 2 - busy_;
+      free = freePlaces();
     }
     std::optional<std::int64_t> due;
     // Accounts whose next free pacing slot is further away than kPacingHorizon: their due
@@ -206,7 +210,7 @@ void DeliveryEngine::dispatchLoop() {
       const auto in = std::chrono::milliseconds(std::max<std::int64_t>(0, *due - util::nowMs()));
       until = std::min(until, std::chrono::steady_clock::now() + in);
     }
-    wake_.wait_until(lock, until, [&] { return stopping_ || (poked_ && capacity_ * 2 - busy_ > 0); });
+    wake_.wait_until(lock, until, [&] { return stopping_ || (poked_ && freePlaces() > 0); });
     poked_ = false;
   }
 }

@@ -36,6 +36,8 @@ class DeliveryEngine {
 
  private:
   void dispatchLoop();
+  // Items the dispatcher may claim now (under mutex_).
+  int freePlaces() const;
   // Checks the rules again, has the plugin build the request and hands it to the send loop;
   // or records why the message ends here.
   void send(const std::shared_ptr<const OutboxItem>& item, const app::ChannelSetPtr& set);

@@ -163,7 +163,7 @@ struct SendLoop::Impl {
       }
     }
     if (call) {  // stopped: nothing will take it
-      call->paced = true;
+      call->paced = true;  // never counted in unpaced()
       end(std::move(call), outcome(HttpOutcome::Kind::kCancelled, "stopped"));
       return;
     }
@@ -413,11 +413,7 @@ struct SendLoop::Impl {
   // Takes the call's pacing slot; the request is written at the slot.
   void pace(Conn& c) {
     Call& call = *c.call;
-    call.paced = true;
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      --unpacedByKey[call.paceKey];
-    }
+    leaveUnpaced(call);
     const auto slot = limiter.reserve(call.paceKey, call.perSecond);
     if (slot > Clock::now()) {
       c.state = Conn::State::kPacing;
@@ -634,11 +630,16 @@ struct SendLoop::Impl {
     return o;
   }
 
+  // The call no longer counts in unpaced(): it took its slot, or ends without one.
+  void leaveUnpaced(Call& call) {
+    if (call.paced) return;
+    call.paced = true;
+    std::lock_guard<std::mutex> lock(mutex);
+    --unpacedByKey[call.paceKey];
+  }
+
   void end(std::unique_ptr<Call> call, HttpOutcome result) {
-    if (!call->paced) {
-      std::lock_guard<std::mutex> lock(mutex);
-      --unpacedByKey[call->paceKey];
-    }
+    leaveUnpaced(*call);
     try {
       call->done(std::move(result));
     } catch (...) {
