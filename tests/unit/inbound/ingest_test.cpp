@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "../../support/temp_dir.h"
+#include "unit_channels.h"
 
 #include "app/channels.h"
 #include "config/config.h"
@@ -32,40 +33,14 @@ using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using storage::Value;
 
-constexpr const char* kWaAccount = "110220330440551";
-constexpr const char* kFbAccount = "104050607080901";
-constexpr const char* kIgAccount = "17841400000000101";
+using unit_channels::kFbAccount;
+using unit_channels::kIgAccount;
+using unit_channels::kWaAccount;
+using unit_channels::makeChannels;
 constexpr std::int64_t kNow = 1764000000000;  // 2025-11-24, the gateway's clock in these tests
 constexpr std::int64_t kT0 = kNow - 3600000;  // platform times: an hour earlier and on
 
 using gateway::testing::TempDir;
-
-// Plugins are loaded once per process (their handles are never closed), like the core does.
-plugins::PluginRegistry& registry() {
-  static plugins::PluginRegistry r;
-  return r;
-}
-
-config::ChannelConfig channelConfig(const char* id, const char* type, const char* account, bool enabled) {
-  config::ChannelConfig c;
-  c.id = id;
-  c.type = type;
-  c.enabled = enabled;
-  c.accountId = account;
-  c.appSecret = "unit-app-secret";
-  c.verifyToken = "unit-verify-token";
-  c.accessToken = "unit-access-token";
-  c.graphBaseUrl = "http://127.0.0.1:9";
-  return c;
-}
-
-app::ChannelSetPtr makeChannels(bool whatsappEnabled = true) {
-  auto config = std::make_shared<config::GatewayConfig>();
-  config->channels.push_back(channelConfig("wa-main", "whatsapp", kWaAccount, whatsappEnabled));
-  config->channels.push_back(channelConfig("fb-main", "messenger", kFbAccount, true));
-  config->channels.push_back(channelConfig("ig-main", "instagram", kIgAccount, true));
-  return app::buildChannelSet(config, registry(), GATEWAY_PLUGIN_DIR);
-}
 
 InboundEvent message(const char* account, const std::string& from, const std::string& id, std::int64_t at,
                      const std::string& text = "hello") {

@@ -12,41 +12,19 @@
 #include <gtest/gtest.h>
 
 #include "../../support/temp_dir.h"
+#include "unit_channels.h"
 
-#include "app/channels.h"
-#include "config/config.h"
 #include "crm/event_feed.h"
 #include "http/metrics.h"
 #include "http/server.h"
-#include "plugins/plugin_loader.h"
 #include "storage/store.h"
 #include "webhooks/webhook_handler.h"
 
 namespace gateway::webhooks {
 namespace {
 
-constexpr const char* kWaAccount = "110220330440551";
-constexpr const char* kSecret = "unit-app-secret";
-
-plugins::PluginRegistry& registry() {
-  static plugins::PluginRegistry r;
-  return r;
-}
-
-app::ChannelSetPtr makeChannels() {
-  auto config = std::make_shared<config::GatewayConfig>();
-  config::ChannelConfig c;
-  c.id = "wa-main";
-  c.type = "whatsapp";
-  c.enabled = true;
-  c.accountId = kWaAccount;
-  c.appSecret = kSecret;
-  c.verifyToken = "unit-verify-token";
-  c.accessToken = "unit-access-token";
-  c.graphBaseUrl = "http://127.0.0.1:9";
-  config->channels.push_back(c);
-  return app::buildChannelSet(config, registry(), GATEWAY_PLUGIN_DIR);
-}
+using unit_channels::kWaAccount;
+constexpr const char* kSecret = unit_channels::kAppSecret;
 
 // Runs every job twice in its transaction, the first run rolled back: what a job meets when
 // another job of its batch fails and the batch runs again.
@@ -121,8 +99,9 @@ class WebhookHandlerTest : public ::testing::Test {
     inner_ = storage::openSqlite(options);
     inner_->migrate();
     store_ = std::make_unique<RunTwiceStore>(*inner_);
-    channels_ = makeChannels();
-    handler_ = std::make_unique<WebhookHandler>([this] { return channels_; }, *store_, metrics_, registry(), feed_);
+    channels_ = unit_channels::makeChannels();
+    handler_ = std::make_unique<WebhookHandler>([this] { return channels_; }, *store_, metrics_,
+                                                unit_channels::registry(), feed_);
     handler_->addRoutes(router_);
   }
 
