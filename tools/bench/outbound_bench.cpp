@@ -47,7 +47,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <deque>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -59,6 +58,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <deque>
 #include <fstream>
 #include <functional>
 #include <map>
