@@ -1,9 +1,15 @@
 // The loader refuses broken plugins with one message naming the file and the reason, both
 // in-process and when the real binary starts.
+#include <atomic>
 #include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/sha.h>
 
 #include "plugins/plugin_loader.h"
@@ -101,6 +107,68 @@ TEST(Loader, RealPluginsLoadWithTheirTypeAndTraits) {
     EXPECT_EQ(plugin.descriptor->apiVersion, static_cast<std::uint32_t>(GATEWAY_CHANNEL_API_VERSION));
     EXPECT_EQ(plugin.descriptor->traits->windowSeconds, 86400);
   }
+}
+
+std::string hostHmacHex(const std::string& key, const std::string& data) {
+  const gw::channel_api::HostApi* host = gw::plugins::hostApiFor("whatsapp");
+  unsigned char mac[32];
+  if (!host->hmacSha256(host->ctx, {key.data(), key.size()}, {data.data(), data.size()}, mac)) return "failed";
+  char hex[65];
+  for (int i = 0; i < 32; ++i) std::snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+  return hex;
+}
+
+// OpenSSL's one-shot HMAC, for comparison.
+std::string oneShotHmacHex(const std::string& key, const std::string& data) {
+  unsigned char mac[32];
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+       data.size(), mac, &length);
+  char hex[65];
+  for (int i = 0; i < 32; ++i) std::snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+  return hex;
+}
+
+// RFC 4231 test cases 1, 2 and 6 (a key longer than SHA-256's block).
+TEST(HostHmac, MatchesTheRfc4231Vectors) {
+  EXPECT_EQ(hostHmacHex(std::string(20, '\x0b'), "Hi There"),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  EXPECT_EQ(hostHmacHex("Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  EXPECT_EQ(hostHmacHex(std::string(131, '\xaa'), "Test Using Larger Than Block-Size Key - Hash Key First"),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+}
+
+// Each thread keeps keyed contexts: interleaved keys, more keys than it keeps, the same key
+// again after it was dropped, and empty data all sign as the one-shot function does.
+TEST(HostHmac, KeyedContextsAreReusedWithoutMixingKeys) {
+  std::vector<std::string> keys;
+  for (int i = 0; i < 7; ++i) keys.push_back("app-secret-" + std::to_string(i));
+  for (int round = 0; round < 3; ++round) {
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      const std::string data = "{\"object\":\"page\",\"n\":" + std::to_string(round * 10 + static_cast<int>(i)) + "}";
+      EXPECT_EQ(hostHmacHex(keys[i], data), oneShotHmacHex(keys[i], data)) << keys[i];
+      EXPECT_EQ(hostHmacHex(keys[0], data), oneShotHmacHex(keys[0], data));  // the first key, in between
+    }
+  }
+  EXPECT_EQ(hostHmacHex(keys[3], ""), oneShotHmacHex(keys[3], ""));
+  EXPECT_EQ(hostHmacHex(keys[3], "x"), oneShotHmacHex(keys[3], "x"));  // after an empty message
+}
+
+TEST(HostHmac, ThreadsSignAtTheSameTime) {
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([t, &wrong] {
+      for (int i = 0; i < 500; ++i) {
+        const std::string key = "secret-" + std::to_string((t + i) % 3);
+        const std::string data = "body " + std::to_string(t) + "/" + std::to_string(i);
+        if (hostHmacHex(key, data) != oneShotHmacHex(key, data)) ++wrong;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 // Any edit of the API header must come with a version bump: update both values together.
