@@ -1,5 +1,6 @@
 #include "meta_common.h"
 
+#include <cstddef>
 #include <cstring>
 
 #include <rapidjson/encodings.h>
@@ -22,7 +23,37 @@ struct DiscardOutput {
   void Put(char) noexcept {}
 };
 
+// Enough for a webhook of a few kilobytes, the usual size, and any send answer.
+constexpr std::size_t kParseBufferBytes = 16 * 1024;
+
+struct ParseBuffer {
+  alignas(std::max_align_t) char bytes[kParseBufferBytes];
+  bool inUse = false;
+};
+
+ParseBuffer& parseBuffer() {
+  thread_local ParseBuffer buffer;
+  return buffer;
+}
+
 }  // namespace
+
+ParseDocument::ParseDocument() {
+  ParseBuffer& buffer = parseBuffer();
+  if (!buffer.inUse) {
+    buffer.inUse = ownsBuffer_ = true;
+    allocator_.emplace(buffer.bytes, sizeof buffer.bytes);
+  } else {
+    allocator_.emplace();
+  }
+  doc_.emplace(&*allocator_);
+}
+
+ParseDocument::~ParseDocument() {
+  doc_.reset();
+  allocator_.reset();  // frees the blocks it added beyond the buffer
+  if (ownsBuffer_) parseBuffer().inUse = false;
+}
 
 bool isUtf8(const char* s, std::size_t n) noexcept {
   rapidjson::MemoryStream in(s, n);

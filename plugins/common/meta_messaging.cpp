@@ -509,7 +509,8 @@ class WebhookParser {
       : platform_(platform), config_(config), out_(out) {}
 
   api::Outcome parse(api::Bytes body) {
-    rapidjson::Document doc;
+    ParseDocument parsed;
+    rapidjson::Document& doc = parsed.get();
     if (!parseJson(body, doc) || !doc.IsObject()) return api::Outcome::kMalformed;
     const Value* object = member(doc, "object");
     if (object == nullptr || !object->IsString()) return api::Outcome::kMalformed;
@@ -865,7 +866,8 @@ api::Outcome buildMessagingSend(const MessagingPlatform& platform, const Messagi
 }
 
 api::Outcome readMessagingSendResult(int httpStatus, api::Bytes body, api::SendResult& out) {
-  rapidjson::Document doc;
+  ParseDocument parsed;
+  rapidjson::Document& doc = parsed.get();
   const bool isObject = parseJson(body, doc) && doc.IsObject();
   const GraphError error = readGraphError(isObject ? member(doc, "error") : nullptr);
   if (httpStatus >= 200 && httpStatus < 300 && !error.present) {

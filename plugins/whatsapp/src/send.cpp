@@ -233,7 +233,8 @@ api::SendErrorClass classifyGraphError(int httpStatus, std::int64_t code, bool i
 }
 
 api::Outcome readSendResponse(int httpStatus, api::Bytes body, api::SendResult& out) {
-  rapidjson::Document doc;
+  meta::ParseDocument parsed;
+  rapidjson::Document& doc = parsed.get();
   const bool json = parseJson(body, doc);
   if (httpStatus >= 200 && httpStatus <= 299) return readAccepted(doc, json, out);
   return readFailed(httpStatus, doc, json, out);

@@ -635,7 +635,8 @@ api::Outcome parseWebhookBody(api::Bytes body, api::EventSink& out, const char**
   if (!jsonNestingWithin(body.data, body.size, kMaxJsonDepth)) {
     return fail(api::Outcome::kMalformed, "JSON nested too deeply", reason);
   }
-  rapidjson::Document doc;
+  meta::ParseDocument parsed;
+  rapidjson::Document& doc = parsed.get();
   // Default flags reject trailing garbage; the iterative parser never recurses.
   doc.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(body.data, body.size);
   if (doc.HasParseError()) return fail(api::Outcome::kMalformed, "not JSON", reason);
