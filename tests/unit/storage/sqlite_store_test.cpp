@@ -524,6 +524,45 @@ TEST_F(SqliteStoreTest, DoneCallbacksHearEachJobsOutcomeAfterTheCommitOnTheNotif
   EXPECT_THROW(std::rethrow_exception(late), StoreError);
 }
 
+// What a job's closure holds (a request body, parsed events) is freed after its callback,
+// on the notifier thread: the writer spends its time on the next batch instead.
+TEST_F(SqliteStoreTest, AJobsClosureIsFreedAfterItsCallbackOffTheWriterThread) {
+  auto store = openWithItems();
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::thread::id writerThread, doneThread, freedThread;
+  bool doneCalled = false, freed = false, freedAfterDone = false;
+  struct Held {
+    std::function<void()> onFree;
+    ~Held() { onFree(); }
+  };
+  auto held = std::make_shared<Held>();
+  held->onFree = [&] {
+    std::lock_guard<std::mutex> lock(mutex);
+    freed = true;
+    freedAfterDone = doneCalled;
+    freedThread = std::this_thread::get_id();
+    cv.notify_all();
+  };
+  store->write(
+      [held, &writerThread](Tx& tx) {
+        writerThread = std::this_thread::get_id();
+        tx.exec("INSERT INTO items(id, v) VALUES(1, 'x')");
+      },
+      [&](std::exception_ptr error) {
+        std::lock_guard<std::mutex> lock(mutex);
+        EXPECT_EQ(error, nullptr);
+        doneCalled = true;
+        doneThread = std::this_thread::get_id();
+      });
+  held.reset();  // the job's closure now holds the only reference
+  std::unique_lock<std::mutex> lock(mutex);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return freed; }));
+  EXPECT_TRUE(freedAfterDone);
+  EXPECT_EQ(freedThread, doneThread);
+  EXPECT_NE(freedThread, writerThread);
+}
+
 TEST_F(SqliteStoreTest, PingAnswersOnAGoodStore) {
   auto store = open();
   EXPECT_TRUE(store->ping());
