@@ -126,8 +126,17 @@ void Connection::rollbackQuietly() noexcept {
 }
 
 sqlite3_stmt* Connection::prepare(std::string_view sql) {
+  // Fibonacci hashing of the address (texts on the heap lie a fixed distance apart); its
+  // top 6 bits pick one of the 64 entries.
+  static_assert(std::tuple_size<decltype(recent_)>::value == 64);
+  const auto address = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(sql.data()));
+  Recent& recent = recent_[(address * 0x9E3779B97F4A7C15ull) >> 58];
+  if (recent.text == sql.data() && recent.statement->sql() == sql) return recent.statement->get();
   auto found = cache_.find(sql);
-  if (found != cache_.end()) return found->second->get();
+  if (found != cache_.end()) {
+    recent = Recent{sql.data(), found->second.get()};
+    return found->second->get();
+  }
   sqlite3_stmt* raw = nullptr;
   const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &raw,
                                     nullptr);
@@ -136,7 +145,11 @@ sqlite3_stmt* Connection::prepare(std::string_view sql) {
   auto stmt = std::make_unique<Statement>(raw, sql);
   // Safe to drop everything here: no other statement of this connection is mid-step, since
   // run() always steps to the end and resets before returning.
-  if (cache_.size() >= kMaxCachedStatements) cache_.clear();
+  if (cache_.size() >= kMaxCachedStatements) {
+    cache_.clear();
+    recent_.fill(Recent{});
+  }
+  recent = Recent{sql.data(), stmt.get()};
   const std::string_view key = stmt->sql();
   cache_.emplace(key, std::move(stmt));
   return raw;
