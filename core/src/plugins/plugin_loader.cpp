@@ -42,6 +42,12 @@ void hostLog(void* ctx, api::LogLevel level, api::Bytes line) noexcept {
   }
 }
 
+// OpenSSL wants a valid pointer even for zero bytes.
+const unsigned char* bytesOrEmpty(api::Bytes b) {
+  static const unsigned char kEmpty = 0;
+  return b.size > 0 ? reinterpret_cast<const unsigned char*>(b.data) : &kEmpty;
+}
+
 // OpenSSL 3's one-shot HMAC() fetches the algorithm from the provider store (behind a lock
 // every HTTP thread shares) and builds and frees a context on every call: three quarters of
 // its cost for a webhook body. Each thread keeps a keyed context for the few app secrets
@@ -58,11 +64,10 @@ class HmacSha256 {
 
   bool sign(api::Bytes key, api::Bytes data, unsigned char out[32]) {
     EVP_MAC_CTX* ctx = keyed(key);
-    static const unsigned char kEmpty = 0;
-    const auto* bytes = data.size > 0 ? reinterpret_cast<const unsigned char*>(data.data) : &kEmpty;
     std::size_t length = 0;
     return ctx != nullptr && EVP_MAC_init(ctx, nullptr, 0, nullptr) == 1 &&
-           EVP_MAC_update(ctx, bytes, data.size) == 1 && EVP_MAC_final(ctx, out, &length, 32) == 1 && length == 32;
+           EVP_MAC_update(ctx, bytesOrEmpty(data), data.size) == 1 && EVP_MAC_final(ctx, out, &length, 32) == 1 &&
+           length == 32;
   }
 
  private:
@@ -85,9 +90,7 @@ class HmacSha256 {
     char digest[] = "SHA256";
     const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
                                  OSSL_PARAM_construct_end()};
-    static const unsigned char kNoKey = 0;
-    const auto* bytes = key.size > 0 ? reinterpret_cast<const unsigned char*>(key.data) : &kNoKey;
-    if (ctx == nullptr || EVP_MAC_init(ctx, bytes, key.size, params) != 1) {
+    if (ctx == nullptr || EVP_MAC_init(ctx, bytesOrEmpty(key), key.size, params) != 1) {
       EVP_MAC_CTX_free(ctx);
       return nullptr;
     }
