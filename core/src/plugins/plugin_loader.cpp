@@ -71,9 +71,11 @@ class HmacSha256 {
   }
 
  private:
-  // Few keys: one app secret per Meta app. A new key (a SIGHUP with a new secret) takes
-  // the place of the one used longest ago.
-  static constexpr std::size_t kKeys = 4;
+  // Few keys: one app secret per Meta app, and a webhook is checked against the secrets of
+  // its type's channels in turn. A new key (a SIGHUP with a new secret) takes the place of
+  // the one used longest ago; with more secrets than this in turn, a check costs what the
+  // one-shot call did. Each keyed context is under 1 KB.
+  static constexpr std::size_t kKeys = 8;
 
   EVP_MAC_CTX* keyed(api::Bytes key) {
     const std::string_view wanted(key.data != nullptr ? key.data : "", key.size);
