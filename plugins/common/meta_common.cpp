@@ -49,9 +49,8 @@ ParseDocument::ParseDocument() {
   doc_.emplace(&*allocator_);
 }
 
+// The members go after this: the document, then the allocator with any blocks it added.
 ParseDocument::~ParseDocument() {
-  doc_.reset();
-  allocator_.reset();  // frees the blocks it added beyond the buffer
   if (ownsBuffer_) parseBuffer().inUse = false;
 }
 
