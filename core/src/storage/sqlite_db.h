@@ -56,6 +56,8 @@ class Connection {
 
   // Runs one or more statements without parameters or results (BEGIN, migration scripts).
   void execScript(const std::string& sql);
+  // Starts a transaction (store_parts.h calls it for either database).
+  void begin(const std::string& sql) { execScript(sql); }
   // One statement through the cache; returns sqlite3_changes (0 for a read-only statement).
   std::int64_t exec(std::string_view sql, const std::vector<Value>& params);
   std::vector<Row> query(std::string_view sql, const std::vector<Value>& params);
@@ -97,25 +99,6 @@ class Connection {
   };
   std::array<Recent, 64> recent_{};
   int walFrames_ = 0;
-};
-
-// The Tx handed to callbacks: statements go straight to the connection, which is already
-// inside the caller's transaction or savepoint.
-class ConnectionTx final : public Tx {
- public:
-  explicit ConnectionTx(Connection& db) : db_(db) {}
-  std::int64_t exec(std::string_view sql, const std::vector<Value>& params = {}) override {
-    return db_.exec(sql, params);
-  }
-  std::vector<Row> query(std::string_view sql, const std::vector<Value>& params = {}) override {
-    return db_.query(sql, params);
-  }
-  std::optional<std::int64_t> insert(std::string_view sql, const std::vector<Value>& params) override {
-    return db_.insert(sql, params);
-  }
-
- private:
-  Connection& db_;
 };
 
 }  // namespace gateway::storage::sqlite
