@@ -9,7 +9,6 @@
 #include <Poco/JSON/Parser.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include "fake_graph.h"
 #include "test_support.h"
@@ -593,11 +592,7 @@ TEST_F(Outbound, NewConversationsFollowThePlatformRules) {
   EXPECT_THAT(post("fb-main").body, HasSubstr("conversation_exists"));
   EXPECT_EQ(post("nope").status, 404);
   // With a phone, WhatsApp can be started (the phone is set in the store directly here).
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(gw->config().dbPath.c_str(), &db), SQLITE_OK);
-  sqlite3_busy_timeout(db, 5000);
-  ASSERT_EQ(sqlite3_exec(db, ("UPDATE contacts SET phone = '+15550100318' WHERE id = '" + contact + "'").c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(db);
+  ASSERT_TRUE(gw->runSql("UPDATE contacts SET phone = '+15550100318' WHERE id = '" + contact + "'"));
   const auto available = parse(gw->get("/v1/contacts/" + contact + "/available-channels").body)->getArray("channels");
   ASSERT_EQ(available->size(), 1u);
   EXPECT_EQ(str(available->getObject(0), "id"), "wa-main");

@@ -22,10 +22,13 @@
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <libpq-fe.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <sqlite3.h>
 #include <gtest/gtest.h>
+
+#include "pg_test_db.h"
 
 extern char** environ;
 
@@ -219,6 +222,11 @@ std::string sourceDir() { return GATEWAY_SOURCE_DIR; }
 
 namespace gateway::testing {
 
+bool postgresStorage() {
+  const char* storage = std::getenv("GATEWAY_TEST_STORAGE");
+  return storage != nullptr && std::string(storage) == "postgres";
+}
+
 std::string makeConfigYaml(const TestConfig& c) {
   auto channel = [&](const char* id, const char* type, bool enabled, const char* account,
                      const char* verify) {
@@ -233,8 +241,13 @@ std::string makeConfigYaml(const TestConfig& c) {
   };
   std::ostringstream out;
   out << "server:\n  listen: \"127.0.0.1:" << c.port << "\"\n  max_body_bytes: " << c.maxBodyBytes << "\n"
-      << c.serverYaml << "api:\n  tokens: [\"" << kApiToken << "\"]\nstorage:\n  driver: sqlite\n  path: \"" << c.dbPath
-      << "\"\nplugins:\n  dir: \"" << c.pluginDir << "\"\nchannels:\n"
+      << c.serverYaml << "api:\n  tokens: [\"" << kApiToken << "\"]\nstorage:\n";
+  if (postgresStorage()) {
+    out << "  driver: postgres\n  uri: \"" << (c.postgresUri.empty() ? freshPostgresDatabase() : c.postgresUri);
+  } else {
+    out << "  driver: sqlite\n  path: \"" << c.dbPath;
+  }
+  out << "\"\nplugins:\n  dir: \"" << c.pluginDir << "\"\nchannels:\n"
       << channel("wa-main", "whatsapp", c.whatsappEnabled, "110220330440551", "wa-verify-token-FAKE-123")
       << channel("fb-main", "messenger", c.messengerEnabled, "104050607080901", "ms-verify-token-FAKE-456")
       << channel("ig-main", "instagram", c.instagramEnabled, "17841400000000101", "ig-verify-token-FAKE-789")
@@ -254,6 +267,9 @@ std::map<std::string, std::string> signedHeaders(const std::string& body) {
 RunningGateway::RunningGateway(TestConfig config) : config_(std::move(config)) {
   config_.port = freePort();
   config_.dbPath = dir_.file("data/gateway.db");
+  // Once per gateway, not per config written: restart() (after a SIGKILL) and rewriteConfig()
+  // must find the same database, as they find the same SQLite file.
+  if (postgresStorage() && config_.postgresUri.empty()) config_.postgresUri = freshPostgresDatabase();
   writeFile(configPath(), makeConfigYaml(config_));
   start();
 }
@@ -289,22 +305,44 @@ void RunningGateway::rewriteConfig(const TestConfig& c) {
   TestConfig next = c;
   next.port = config_.port;
   next.dbPath = config_.dbPath;
+  next.postgresUri = config_.postgresUri;
   writeFile(configPath(), makeConfigYaml(next));
 }
 
-int RunningGateway::countRows(const std::string& table) {
+// One statement straight on the database the gateway writes (SQLite file or PostgreSQL):
+// the first column of the first row as an integer, 0 when there is none; nullopt on error.
+std::optional<long long> RunningGateway::runSql(const std::string& sql) {
+  std::optional<long long> value;
+  if (!config_.postgresUri.empty()) {
+    PGconn* conn = PQconnectdb(config_.postgresUri.c_str());
+    if (PQstatus(conn) == CONNECTION_OK) {
+      PGresult* result = PQexec(conn, sql.c_str());
+      if (PQresultStatus(result) == PGRES_TUPLES_OK || PQresultStatus(result) == PGRES_COMMAND_OK) {
+        value = PQntuples(result) > 0 ? std::atoll(PQgetvalue(result, 0, 0)) : 0;
+      }
+      PQclear(result);
+    }
+    PQfinish(conn);
+    return value;
+  }
   sqlite3* db = nullptr;
-  int count = -1;
-  if (sqlite3_open_v2(config_.dbPath.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+  if (sqlite3_open_v2(config_.dbPath.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK) {
+    sqlite3_busy_timeout(db, 5000);
     sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db, ("SELECT COUNT(*) FROM " + table).c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
-        sqlite3_step(stmt) == SQLITE_ROW) {
-      count = sqlite3_column_int(stmt, 0);
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK) {
+      const int rc = sqlite3_step(stmt);
+      if (rc == SQLITE_ROW) value = sqlite3_column_int64(stmt, 0);
+      if (rc == SQLITE_DONE) value = 0;
     }
     sqlite3_finalize(stmt);
   }
   sqlite3_close(db);
-  return count;
+  return value;
+}
+
+int RunningGateway::countRows(const std::string& table) {
+  const auto n = runSql("SELECT COUNT(*) FROM " + table);
+  return n ? static_cast<int>(*n) : -1;
 }
 
 }  // namespace gateway::testing

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -84,6 +85,10 @@ constexpr const char* kApiToken = "test-api-token-1";
 struct TestConfig {
   int port = 0;
   std::string dbPath;
+  // The database when GATEWAY_TEST_STORAGE=postgres (then dbPath is unused). RunningGateway
+  // creates it once, so restarts and rewritten configs keep it; makeConfigYaml creates a fresh
+  // one for each call while it is empty.
+  std::string postgresUri;
   std::string pluginDir = gateway::testing::pluginDir();
   std::string graphBaseUrl = "http://127.0.0.1:9";  // nothing listens: sends fail fast
   bool whatsappEnabled = true;
@@ -97,6 +102,9 @@ struct TestConfig {
   std::string extraYaml;  // appended verbatim
   std::map<std::string, std::string> env;  // the gateway process's environment, added
 };
+
+// True when GATEWAY_TEST_STORAGE=postgres: the gateways run on PostgreSQL (pg_test_db.h).
+bool postgresStorage();
 
 // A config with the three fixture channels (wa-main, fb-main, ig-main) on loopback.
 std::string makeConfigYaml(const TestConfig& config);
@@ -141,8 +149,12 @@ class RunningGateway {
   GatewayProcess& process() { return *process_; }
   const TestConfig& config() const { return config_; }
   int port() const { return config_.port; }
-  // Rows in a table, read straight from the SQLite file the gateway writes.
+  // Rows in a table, read straight from the database the gateway writes (SQLite file or
+  // PostgreSQL); -1 when it cannot be read.
   int countRows(const std::string& table);
+  // Runs one statement there: the first column of the first row (0 without rows), or nullopt
+  // when it failed.
+  std::optional<long long> runSql(const std::string& sql);
   // Stops (SIGKILL) and starts the binary again on the same config and database.
   void restart();
 

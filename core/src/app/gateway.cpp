@@ -15,8 +15,10 @@ namespace gateway::app {
 namespace {
 
 std::unique_ptr<storage::Store> openStore(const config::StorageConfig& storage) {
-  if (storage.driver != config::StorageDriver::kSqlite) {
-    throw StartupError("storage.driver: postgres is not available in this build yet");
+  if (storage.driver == config::StorageDriver::kPostgres) {
+    storage::PostgresOptions options;
+    options.uri = storage.uri;
+    return storage::openPostgres(options);
   }
   storage::SqliteOptions options;
   options.path = storage.path;

@@ -89,11 +89,13 @@ class Store {
   // durably committed; it carries fn's exception (only fn's own writes are rolled back, via
   // a savepoint) or a StoreError when the commit itself failed.
   // fn runs on the writer thread: it must not wait on another write() (that would deadlock)
-  // nor run BEGIN/COMMIT/ROLLBACK itself. It may run more than once: when another job of its
-  // batch fails, the batch is rolled back and run again (see the SQLite store). Only the
-  // last run's writes count, so fn must start afresh each time: set (not add to) what it
-  // hands back, and change nothing outside the transaction (no counters, no wake-ups: the
-  // done callback or the caller after the future does those).
+  // nor run BEGIN/COMMIT/ROLLBACK itself, nor go on after a statement of its own threw
+  // (PostgreSQL aborts the transaction at the error; the job must let it propagate). It may
+  // run more than once: when another job of its batch fails, the batch is rolled back and
+  // run again (group_commit.h). Only the last run's writes count, so fn must start afresh
+  // each time: set (not add to) what it hands back, and change nothing outside the
+  // transaction (no counters, no wake-ups: the done callback or the caller after the future
+  // does those).
   std::future<void> write(std::function<void(Tx&)> fn);
 
   // The same without a future, for a caller that does not wait: `done` is called once the
@@ -126,5 +128,15 @@ struct SqliteOptions {
 };
 
 std::unique_ptr<Store> openSqlite(const SqliteOptions& options);
+
+struct PostgresOptions {
+  std::string uri;               // libpq URI: postgresql://user:password@host:port/dbname
+  std::size_t maxBatchJobs = 1000;
+  int readConnections = 4;
+};
+
+// Connects (throws StoreError when it cannot, or when another gateway instance already uses
+// the database); the schema is created by migrate(), as for SQLite.
+std::unique_ptr<Store> openPostgres(const PostgresOptions& options);
 
 }  // namespace gateway::storage

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "storage/store.h"
+#include "pg_test_db.h"
 #include "temp_dir.h"
 
 namespace gateway::storage {
@@ -52,12 +53,22 @@ bool hasItem(Store& store, std::int64_t id) {
   return found;
 }
 
-class SqliteStoreTest : public ::testing::Test {
+class StoreFixture : public ::testing::Test {
  protected:
+  std::string driver_ = "sqlite";
   testing::TempDir dir_;
   std::string path_ = dir_.path() + "/gateway.db";
+  std::string pgUri_;  // a fresh database, created on the first open()
 
   std::unique_ptr<Store> open(std::size_t maxBatchJobs = 1000, int readConnections = 4) {
+    if (driver_ == "postgres") {
+      if (pgUri_.empty()) pgUri_ = gateway::testing::freshPostgresDatabase();
+      PostgresOptions options;
+      options.uri = pgUri_;
+      options.maxBatchJobs = maxBatchJobs;
+      options.readConnections = readConnections;
+      return openPostgres(options);
+    }
     SqliteOptions options;
     options.path = path_;
     options.maxBatchJobs = maxBatchJobs;
@@ -73,6 +84,19 @@ class SqliteStoreTest : public ::testing::Test {
     return store;
   }
 };
+
+// Every store, SQLite and PostgreSQL, keeps the promises of store.h: these tests run on both
+// (the PostgreSQL server comes from GATEWAY_TEST_PG_URI, see tools/pg-test-server.sh).
+class StoreTest : public StoreFixture, public ::testing::WithParamInterface<std::string> {
+ protected:
+  void SetUp() override { driver_ = GetParam(); }
+};
+
+INSTANTIATE_TEST_SUITE_P(Stores, StoreTest, ::testing::Values("sqlite", "postgres"),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+// What only the SQLite store does (a file, its WAL, several stores on one database).
+class SqliteStoreTest : public StoreFixture {};
 
 TEST_F(SqliteStoreTest, OpenCreatesMissingFolders) {
   const std::string nested = dir_.path() + "/a/b/c/gateway.db";
@@ -93,7 +117,7 @@ TEST_F(SqliteStoreTest, OpenFailureNamesThePath) {
   }
 }
 
-TEST_F(SqliteStoreTest, MigrateTwiceIsANoOp) {
+TEST_P(StoreTest, MigrateTwiceIsANoOp) {
   auto store = open();
   EXPECT_EQ(store->schemaVersion(), 0);
   store->migrate();
@@ -127,7 +151,7 @@ TEST_F(SqliteStoreTest, ConcurrentMigrationsFromSeveralStoresApplyOnce) {
   });
 }
 
-TEST_F(SqliteStoreTest, ConcurrentWritersAllLandInFewCommits) {
+TEST_P(StoreTest, ConcurrentWritersAllLandInFewCommits) {
   constexpr int kThreads = 8;
   constexpr int kPerThread = 500;
   auto store = openWithItems();
@@ -180,7 +204,7 @@ TEST_F(SqliteStoreTest, SteadyWritesDoNotGrowTheWalWithoutEnd) {
   EXPECT_EQ(rows, 5000);
 }
 
-TEST_F(SqliteStoreTest, QueuedJobsShareCommitsUpToTheCap) {
+TEST_P(StoreTest, QueuedJobsShareCommitsUpToTheCap) {
   auto store = openWithItems(/*maxBatchJobs=*/50);
   const auto before = store->stats();
   Gate gate;
@@ -198,7 +222,7 @@ TEST_F(SqliteStoreTest, QueuedJobsShareCommitsUpToTheCap) {
   EXPECT_EQ(countItems(*store), 1000);
 }
 
-TEST_F(SqliteStoreTest, ThrowingJobRollsBackOnlyItsOwnWrites) {
+TEST_P(StoreTest, ThrowingJobRollsBackOnlyItsOwnWrites) {
   auto store = openWithItems();
   Gate gate;
   auto held = store->write(gate.job());
@@ -225,7 +249,7 @@ TEST_F(SqliteStoreTest, ThrowingJobRollsBackOnlyItsOwnWrites) {
 
 // Jobs run without savepoints until one fails; then the batch is rolled back and runs
 // again, each job in a savepoint (store.h: a job may run more than once).
-TEST_F(SqliteStoreTest, AFailingJobMakesItsBatchRunAgainAndOnlyTheLastRunCounts) {
+TEST_P(StoreTest, AFailingJobMakesItsBatchRunAgainAndOnlyTheLastRunCounts) {
   auto store = openWithItems();
   Gate gate;
   auto held = store->write(gate.job());
@@ -258,7 +282,7 @@ TEST_F(SqliteStoreTest, AFailingJobMakesItsBatchRunAgainAndOnlyTheLastRunCounts)
   EXPECT_TRUE(hasItem(*store, 3));
 }
 
-TEST_F(SqliteStoreTest, JobsOfABatchThatSucceedsRunOnce) {
+TEST_P(StoreTest, JobsOfABatchThatSucceedsRunOnce) {
   auto store = openWithItems();
   Gate gate;
   auto held = store->write(gate.job());
@@ -281,7 +305,7 @@ TEST_F(SqliteStoreTest, JobsOfABatchThatSucceedsRunOnce) {
 
 // A job alone in its batch runs once, without a savepoint: its failure rolls back the whole
 // transaction, which holds only its own writes.
-TEST_F(SqliteStoreTest, ALoneFailingJobRunsOnceAndLeavesNothing) {
+TEST_P(StoreTest, ALoneFailingJobRunsOnceAndLeavesNothing) {
   auto store = openWithItems();
   int runs = 0;
   EXPECT_THROW(store
@@ -299,7 +323,7 @@ TEST_F(SqliteStoreTest, ALoneFailingJobRunsOnceAndLeavesNothing) {
   EXPECT_TRUE(hasItem(*store, 2));
 }
 
-TEST_F(SqliteStoreTest, FailedCommitFailsEveryJobInTheBatch) {
+TEST_P(StoreTest, FailedCommitFailsEveryJobInTheBatch) {
   auto store = openWithItems();
   // A deferred foreign key is checked only at COMMIT: a simple way to make COMMIT fail.
   store->write([](Tx& tx) {
@@ -321,7 +345,7 @@ TEST_F(SqliteStoreTest, FailedCommitFailsEveryJobInTheBatch) {
   EXPECT_TRUE(hasItem(*store, 2));
 }
 
-TEST_F(SqliteStoreTest, DuplicatePrimaryKeyIsUniqueViolation) {
+TEST_P(StoreTest, DuplicatePrimaryKeyIsUniqueViolation) {
   auto store = openWithItems();
   store->write(insertItem(1)).get();
   EXPECT_THROW(store->write(insertItem(1)).get(), UniqueViolation);
@@ -357,7 +381,7 @@ TEST_F(SqliteStoreTest, ReadyWriteIsVisibleToAnotherStoreOnTheFile) {
   EXPECT_TRUE(hasItem(*other, 7));
 }
 
-TEST_F(SqliteStoreTest, ReadSeesOneSnapshot) {
+TEST_P(StoreTest, ReadSeesOneSnapshot) {
   auto store = openWithItems();
   store->write(insertItem(1)).get();
   std::int64_t first = -1;
@@ -372,7 +396,7 @@ TEST_F(SqliteStoreTest, ReadSeesOneSnapshot) {
   EXPECT_EQ(countItems(*store), 2);
 }
 
-TEST_F(SqliteStoreTest, ReadExceptionPropagatesAndConnectionStaysUsable) {
+TEST_P(StoreTest, ReadExceptionPropagatesAndConnectionStaysUsable) {
   auto store = openWithItems(1000, /*readConnections=*/1);
   EXPECT_THROW(store->read([](Tx& tx) {
     tx.query("SELECT * FROM items");
@@ -382,13 +406,13 @@ TEST_F(SqliteStoreTest, ReadExceptionPropagatesAndConnectionStaysUsable) {
   EXPECT_EQ(countItems(*store), 0);  // would fail if the transaction were left open
 }
 
-TEST_F(SqliteStoreTest, ReadCannotWrite) {
+TEST_P(StoreTest, ReadCannotWrite) {
   auto store = openWithItems();
   EXPECT_THROW(store->read([](Tx& tx) { tx.exec("INSERT INTO items(id, v) VALUES(1, 'x')"); }), StoreError);
   EXPECT_EQ(countItems(*store), 0);
 }
 
-TEST_F(SqliteStoreTest, ExecCountsChangesAndQueryReturnsAllRowsByType) {
+TEST_P(StoreTest, ExecCountsChangesAndQueryReturnsAllRowsByType) {
   auto store = openWithItems();
   std::int64_t updated = -1;
   std::int64_t selected = -1;
@@ -412,7 +436,7 @@ TEST_F(SqliteStoreTest, ExecCountsChangesAndQueryReturnsAllRowsByType) {
   });
 }
 
-TEST_F(SqliteStoreTest, ForeignKeysAreEnforced) {
+TEST_P(StoreTest, ForeignKeysAreEnforced) {
   auto store = openWithItems();
   store->write([](Tx& tx) {
     tx.exec("CREATE TABLE child(id INTEGER PRIMARY KEY, item_id INTEGER REFERENCES items(id))");
@@ -420,7 +444,7 @@ TEST_F(SqliteStoreTest, ForeignKeysAreEnforced) {
   EXPECT_THROW(store->write([](Tx& tx) { tx.exec("INSERT INTO child VALUES(1, 42)"); }).get(), StoreError);
 }
 
-TEST_F(SqliteStoreTest, CloseFinishesQueuedJobs) {
+TEST_P(StoreTest, CloseFinishesQueuedJobs) {
   auto store = openWithItems();
   Gate gate;
   auto held = store->write(gate.job());
@@ -454,7 +478,7 @@ TEST_F(SqliteStoreTest, CloseFinishesQueuedJobs) {
   EXPECT_EQ(countItems(*store), 100);
 }
 
-TEST_F(SqliteStoreTest, WriteAfterCloseFails) {
+TEST_P(StoreTest, WriteAfterCloseFails) {
   auto store = openWithItems();
   store->close();
   auto late = store->write(insertItem(1));
@@ -464,7 +488,7 @@ TEST_F(SqliteStoreTest, WriteAfterCloseFails) {
   store->close();  // twice is fine
 }
 
-TEST_F(SqliteStoreTest, DoneCallbacksHearEachJobsOutcomeAfterTheCommitOnTheNotifierThread) {
+TEST_P(StoreTest, DoneCallbacksHearEachJobsOutcomeAfterTheCommitOnTheNotifierThread) {
   auto store = openWithItems();
   struct Heard {
     bool called = false;
@@ -526,7 +550,7 @@ TEST_F(SqliteStoreTest, DoneCallbacksHearEachJobsOutcomeAfterTheCommitOnTheNotif
 
 // What a job's closure holds (a request body, parsed events) is freed after its callback,
 // on the notifier thread: the writer spends its time on the next batch instead.
-TEST_F(SqliteStoreTest, AJobsClosureIsFreedAfterItsCallbackOffTheWriterThread) {
+TEST_P(StoreTest, AJobsClosureIsFreedAfterItsCallbackOffTheWriterThread) {
   auto store = openWithItems();
   std::mutex mutex;
   std::condition_variable cv;
@@ -563,7 +587,7 @@ TEST_F(SqliteStoreTest, AJobsClosureIsFreedAfterItsCallbackOffTheWriterThread) {
   EXPECT_NE(freedThread, writerThread);
 }
 
-TEST_F(SqliteStoreTest, PingAnswersOnAGoodStore) {
+TEST_P(StoreTest, PingAnswersOnAGoodStore) {
   auto store = open();
   EXPECT_TRUE(store->ping());
 }
