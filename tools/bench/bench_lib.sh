@@ -80,8 +80,11 @@ server:
 api:
   tokens: ["bench-api-token"]
 storage:
-  driver: sqlite
-  path: "$db"
+$(if [ -n "${BENCH_PG_URI:-}" ]; then
+    printf '  driver: postgres\n  uri: "%s"' "$BENCH_PG_URI"
+  else
+    printf '  driver: sqlite\n  path: "%s"' "$db"
+  fi)
 plugins:
   dir: "$BUILD_DIR/plugins"
 log:

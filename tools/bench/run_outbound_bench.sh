@@ -47,6 +47,10 @@ TOKEN="bench-api-token"
 
 # shellcheck source=bench_lib.sh
 . "$ROOT/tools/bench/bench_lib.sh"
+if [ -n "${BENCH_PG_URI:-}" ]; then
+  echo "run_outbound_bench: BENCH_PG_URI is for the webhook bench; this one reads the SQLite file" >&2
+  exit 2
+fi
 
 # ---- build -----------------------------------------------------------------------------------
 bench_build outbound_bench

@@ -14,6 +14,9 @@
 # Any arguments are passed to every webhook_load run (see build/webhook_load --help).
 # Environment:
 #   BUILD_DIR      build folder (default: build, relative to the repository root)
+#   BENCH_PG_URI   run the gateway on this PostgreSQL database instead of a temp SQLite file
+#                  (an empty database; e.g. tools/pg-test-server.sh start DIR, then
+#                  postgresql://gateway@127.0.0.1:PORT/gateway); one phase at a time
 #   BUILD_TYPE     used only when BUILD_DIR has no CMake cache yet (default RelWithDebInfo)
 #   SKIP_BUILD=1   use the binaries already in BUILD_DIR
 #   CONNECTIONS    space-separated connection counts, one phase each (default "32 512")
@@ -183,7 +186,7 @@ run_phase() {  # run_phase CONNECTIONS [webhook_load args...]
   local rss
   rss=$(awk '/^VmHWM/ { print $2 " kB" }' "/proc/$GW_PID/status" 2>/dev/null || echo "?")
   echo "  gateway peak RSS $rss; threads now $(ls /proc/"$GW_PID"/task 2>/dev/null | wc -l)"
-  if command -v sqlite3 >/dev/null; then
+  if [ -z "${BENCH_PG_URI:-}" ] && command -v sqlite3 >/dev/null; then
     echo "  stored: $(sqlite3 -readonly "$TMP/data/gateway.db" \
       "SELECT (SELECT COUNT(*) FROM messages) || ' messages, ' || (SELECT COUNT(*) FROM contacts) || ' contacts, ' ||
               (SELECT COUNT(*) FROM parked_statuses) || ' parked statuses, ' || (SELECT COUNT(*) FROM events) || ' events, ' ||
