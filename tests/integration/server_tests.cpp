@@ -279,3 +279,20 @@ TEST(Server, JsonLogsAreOneObjectPerLine) {
   EXPECT_GE(parsed, 3);
   EXPECT_TRUE(sawRejection);
 }
+
+// Two gateways on one database would both run delivery and the scheduler on its outbox and
+// send messages twice: the second refuses to start and names why; the first goes on. (Run
+// on SQLite and, as ….postgres, on PostgreSQL.)
+TEST(Server, ASecondGatewayOnTheSameDatabaseRefusesToStart) {
+  RunningGateway first;
+  gt::TestConfig second = first.config();
+  second.port = gt::freePort();
+  gt::TempDir dir;
+  gt::writeFile(dir.file("second.yaml"), gt::makeConfigYaml(second));
+  gt::GatewayProcess process({"--config", dir.file("second.yaml")});
+  const int code = process.waitExit(20s);
+  EXPECT_NE(code, 0);
+  EXPECT_NE(code, -1000) << "the second gateway kept running";
+  EXPECT_THAT(process.stderrText(), HasSubstr("another gateway instance is using"));
+  EXPECT_EQ(first.get("/healthz", {}).status, 200);
+}

@@ -1,9 +1,14 @@
 // The SQLite Store: the group-commit writer (group_commit.h) on a WAL-mode connection, a
 // checkpoint thread, and a small pool of read connections.
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
@@ -32,6 +37,39 @@ void createParentFolder(const std::string& path) {
     throw StoreError("sqlite: cannot create folder " + parent.string() + " for " + path + ": " +
                      ec.message());
   }
+}
+
+// One gateway process per database file: two would both run the delivery engine and the
+// scheduler on one outbox and send messages twice. An flock on "<path>.lock" (not on the
+// database file: closing any descriptor of that file would drop SQLite's own POSIX locks),
+// held while the store lives; the kernel drops it with the process, however it ends.
+class InstanceLock {
+ public:
+  explicit InstanceLock(const std::string& path) {
+    const std::string lockPath = path + ".lock";
+    fd_ = ::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw StoreError("sqlite: cannot open " + lockPath + ": " + std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int error = errno;
+      ::close(fd_);
+      if (error == EWOULDBLOCK) {
+        throw StoreError("sqlite: another gateway instance is using " + path + " (one instance per database)");
+      }
+      throw StoreError("sqlite: cannot lock " + lockPath + ": " + std::strerror(error));
+    }
+  }
+  ~InstanceLock() { ::close(fd_); }
+  InstanceLock(const InstanceLock&) = delete;
+  InstanceLock& operator=(const InstanceLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+std::unique_ptr<InstanceLock> lockFor(const SqliteOptions& options) {
+  if (!options.exclusive) return nullptr;
+  createParentFolder(options.path);
+  return std::make_unique<InstanceLock>(options.path);
 }
 
 // The writer's connection as the group-commit loop drives it, and the WAL's upkeep between
@@ -80,7 +118,7 @@ class SqliteWriterSession final : public WriterSession {
 
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(const SqliteOptions& options) : path_(options.path) {
+  explicit SqliteStore(const SqliteOptions& options) : lock_(lockFor(options)), path_(options.path) {
     createParentFolder(path_);
     // The writer's connection opens first: it is the one that switches a new file to WAL.
     // Its VFS writes a commit's WAL frames with one call (see wal_vfs.h).
@@ -158,6 +196,7 @@ class SqliteStore final : public Store {
     }
   }
 
+  const std::unique_ptr<InstanceLock> lock_;  // first: released after every connection closed
   const std::string path_;
   sqlite::WalVfs walVfs_;  // declared before the writer: it must outlive the writer's connection
   ReadPool<Connection> readers_;

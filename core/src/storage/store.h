@@ -125,6 +125,9 @@ struct SqliteOptions {
   // The writer restarts the WAL from its start once it holds this many frames (about 64 MB
   // of 4 KB pages), so steady writes cannot grow it without end.
   int walRestartFrames = 16384;
+  // One store per database file, across processes: a second one is refused (StoreError)
+  // while this one lives. Off only for tests that open several stores on one file.
+  bool exclusive = true;
 };
 
 std::unique_ptr<Store> openSqlite(const SqliteOptions& options);
@@ -136,7 +139,8 @@ struct PostgresOptions {
 };
 
 // Connects (throws StoreError when it cannot, or when another gateway instance already uses
-// the database); the schema is created by migrate(), as for SQLite.
+// the database, as SqliteOptions::exclusive); the schema is created by migrate(), as for
+// SQLite.
 std::unique_ptr<Store> openPostgres(const PostgresOptions& options);
 
 }  // namespace gateway::storage

@@ -59,6 +59,7 @@ class StoreFixture : public ::testing::Test {
   testing::TempDir dir_;
   std::string path_ = dir_.path() + "/gateway.db";
   std::string pgUri_;  // a fresh database, created on the first open()
+  bool exclusive_ = true;  // SQLite: false lets a test open several stores on one file
 
   std::unique_ptr<Store> open(std::size_t maxBatchJobs = 1000, int readConnections = 4) {
     if (driver_ == "postgres") {
@@ -73,6 +74,7 @@ class StoreFixture : public ::testing::Test {
     options.path = path_;
     options.maxBatchJobs = maxBatchJobs;
     options.readConnections = readConnections;
+    options.exclusive = exclusive_;
     return openSqlite(options);
   }
 
@@ -131,7 +133,22 @@ TEST_P(StoreTest, MigrateTwiceIsANoOp) {
   store->write([](Tx& tx) { tx.exec("INSERT INTO gateway_meta(key, value) VALUES('k', 'v')"); }).get();
 }
 
+// Two gateways on one file would both deliver the outbox: the second is refused.
+TEST_F(SqliteStoreTest, ASecondStoreOnTheFileIsRefusedUntilTheFirstIsGone) {
+  auto first = open();
+  try {
+    open();
+    FAIL() << "a second store opened on the same file";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("another gateway instance is using " + path_), std::string::npos)
+        << e.what();
+  }
+  first.reset();
+  EXPECT_TRUE(open()->ping());
+}
+
 TEST_F(SqliteStoreTest, ConcurrentMigrationsFromSeveralStoresApplyOnce) {
+  exclusive_ = false;
   constexpr int kStores = 4;
   std::vector<std::unique_ptr<Store>> stores;
   for (int i = 0; i < kStores; ++i) stores.push_back(open());
@@ -375,6 +392,7 @@ TEST_F(SqliteStoreTest, JobMayTreatUniqueViolationAsAValue) {
 }
 
 TEST_F(SqliteStoreTest, ReadyWriteIsVisibleToAnotherStoreOnTheFile) {
+  exclusive_ = false;
   auto store = openWithItems();
   store->write(insertItem(7)).get();
   auto other = open();
