@@ -105,6 +105,8 @@ GroupCommitter::BatchRun GroupCommitter::runBatch(std::vector<Job>& batch, bool 
         if (run.jobErrors[i]) session_->rollbackToSavepoint();
         session_->releaseSavepoint();
       }
+      // Checked after every job, so no COMMIT is sent for an aborted transaction (PostgreSQL
+      // would answer it as a ROLLBACK that "succeeded").
       if (!session_->inTransaction()) {
         throw StoreError(driver_ + ": group-commit transaction aborted (" + where_ + ")");
       }

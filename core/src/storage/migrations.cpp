@@ -1,6 +1,5 @@
 #include "storage/migrations.h"
 
-#include <functional>
 #include <set>
 
 #include "storage/pg_db.h"
@@ -50,34 +49,30 @@ void checkOrder(const std::vector<Migration>& steps) {
   }
 }
 
-// Inside the caller's transaction, which already holds the lock that keeps a second process
-// from applying the same steps. where: "sqlite: data/gateway.db"; recordSql: the INSERT into
-// schema_migrations in the database's own spelling of "now".
+// Every missing step in one transaction, begun by beginSql, which also takes the lock that
+// keeps a second process from applying the same steps. where: "sqlite: data/gateway.db";
+// recordSql: the INSERT into schema_migrations in the database's own spelling of "now".
 template <typename Connection>
-void applyPending(Connection& db, const std::vector<Migration>& steps, const std::string& where,
-                  const char* recordSql) {
-  db.exec(kCreateTable, {});
-  std::set<std::int64_t> applied;
-  for (const Row& row : db.query("SELECT version FROM schema_migrations", {})) {
-    applied.insert(row.getInt(0));
-  }
-  const int newest = steps.empty() ? 0 : steps.back().version;
-  if (!applied.empty() && *applied.rbegin() > newest) {
-    throw StoreError(where + " has schema version " + std::to_string(*applied.rbegin()) +
-                     ", newer than this build's " + std::to_string(newest));
-  }
-  for (const Migration& step : steps) {
-    if (applied.count(step.version)) continue;
-    db.execScript(step.sql);
-    db.exec(recordSql, {std::int64_t{step.version}, std::string(step.name)});
-  }
-}
-
-template <typename Connection>
-void inOneTransaction(Connection& db, const char* begin, const std::function<void()>& fn) {
-  db.execScript(begin);
+void applyInOneTransaction(Connection& db, const std::vector<Migration>& steps, const char* beginSql,
+                           const std::string& where, const char* recordSql) {
+  checkOrder(steps);
+  db.execScript(beginSql);
   try {
-    fn();
+    db.exec(kCreateTable, {});
+    std::set<std::int64_t> applied;
+    for (const Row& row : db.query("SELECT version FROM schema_migrations", {})) {
+      applied.insert(row.getInt(0));
+    }
+    const int newest = steps.empty() ? 0 : steps.back().version;
+    if (!applied.empty() && *applied.rbegin() > newest) {
+      throw StoreError(where + " has schema version " + std::to_string(*applied.rbegin()) +
+                       ", newer than this build's " + std::to_string(newest));
+    }
+    for (const Migration& step : steps) {
+      if (applied.count(step.version)) continue;
+      db.execScript(step.sql);
+      db.exec(recordSql, {std::int64_t{step.version}, std::string(step.name)});
+    }
     db.execScript("COMMIT");
   } catch (...) {
     db.rollbackQuietly();
@@ -88,14 +83,11 @@ void inOneTransaction(Connection& db, const char* begin, const std::function<voi
 }  // namespace
 
 void applyMigrations(sqlite::Connection& db, const std::vector<Migration>& steps) {
-  checkOrder(steps);
   // IMMEDIATE: take the write lock before reading schema_migrations, so a second process
   // waits (busy_timeout) and then sees our steps as applied instead of repeating them.
-  inOneTransaction(db, "BEGIN IMMEDIATE", [&] {
-    applyPending(db, steps, "sqlite: " + db.path(),
-                 "INSERT INTO schema_migrations(version, name, applied_at) "
-                 "VALUES(?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))");
-  });
+  applyInOneTransaction(db, steps, "BEGIN IMMEDIATE", "sqlite: " + db.path(),
+                        "INSERT INTO schema_migrations(version, name, applied_at) "
+                        "VALUES(?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))");
 }
 
 int appliedVersion(sqlite::Connection& db) {
@@ -107,14 +99,12 @@ int appliedVersion(sqlite::Connection& db) {
 }
 
 void applyMigrations(pg::Connection& db, const std::vector<Migration>& steps) {
-  checkOrder(steps);
   // The transaction-scoped advisory lock plays BEGIN IMMEDIATE's part: a second process
   // waits here, then sees our steps as applied. (DDL is transactional in PostgreSQL.)
-  inOneTransaction(db, "BEGIN; SELECT pg_advisory_xact_lock(1734440037, 2)", [&] {
-    applyPending(db, steps, "postgres: " + db.server(),
-                 "INSERT INTO schema_migrations(version, name, applied_at) VALUES(?, ?, "
-                 "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))");
-  });
+  applyInOneTransaction(db, steps, "BEGIN; SELECT pg_advisory_xact_lock(1734440037, 2)",
+                        "postgres: " + db.server(),
+                        "INSERT INTO schema_migrations(version, name, applied_at) VALUES(?, ?, "
+                        "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))");
 }
 
 int appliedVersion(pg::Connection& db) {

@@ -68,6 +68,12 @@ Value columnValue(const PGresult* res, int row, int column) {
 
 void ignoreNotice(void*, const char*) {}  // "already exists, skipping" and the like
 
+// libpq's messages end in a newline.
+std::string withoutTrailingSpace(std::string message) {
+  while (!message.empty() && std::isspace(static_cast<unsigned char>(message.back()))) message.pop_back();
+  return message;
+}
+
 }  // namespace
 
 std::string pgDialect(std::string_view sql, std::string_view returning) {
@@ -132,8 +138,7 @@ Connection::Connection(const std::string& uri) {
     return;
   }
   // libpq's message names host and port, and never the password.
-  std::string message = conn_ ? PQerrorMessage(conn_) : "out of memory";
-  while (!message.empty() && std::isspace(static_cast<unsigned char>(message.back()))) message.pop_back();
+  const std::string message = withoutTrailingSpace(conn_ ? PQerrorMessage(conn_) : "out of memory");
   PQfinish(conn_);
   conn_ = nullptr;
   throw StoreError("postgres: cannot connect: " + message);
@@ -167,9 +172,9 @@ namespace {
 
 [[noreturn]] void fail(const PGresult* res, pg_conn* conn, std::string_view sql) {
   const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
-  std::string message = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
-  while (!message.empty() && std::isspace(static_cast<unsigned char>(message.back()))) message.pop_back();
-  message = "postgres: " + message + " (in: " + std::string(sql.substr(0, 200)) + ")";
+  const std::string message = "postgres: " +
+                              withoutTrailingSpace(res ? PQresultErrorMessage(res) : PQerrorMessage(conn)) +
+                              " (in: " + std::string(sql.substr(0, 200)) + ")";
   if (state && std::strcmp(state, kUniqueViolation) == 0) throw UniqueViolation(message);
   throw StoreError(message);
 }
@@ -288,7 +293,7 @@ const std::string& Connection::primaryKeyOf(const std::string& table) {
 std::optional<std::int64_t> Connection::insert(std::string_view sql, const std::vector<Value>& params) {
   const std::string table = insertTable(sql);
   if (table.empty()) throw StoreError("postgres: insert() of a statement that is not INSERT INTO");
-  const std::string key = primaryKeyOf(table);
+  const std::string& key = primaryKeyOf(table);
   Result r = run(sql, params, key);
   if (PQntuples(r.res) == 0) return std::nullopt;  // ON CONFLICT DO NOTHING
   return std::strtoll(PQgetvalue(r.res, 0, 0), nullptr, 10);

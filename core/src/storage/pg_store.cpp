@@ -24,11 +24,7 @@ class PgWriterSession final : public WriterSession {
 
   // A connection lost during a batch fails that batch's callers; the next one reconnects.
   void begin() override { db_->begin("BEGIN"); }
-  void commit() override {
-    // COMMIT of an aborted transaction "succeeds" as a ROLLBACK: never let it get that far.
-    if (!db_->inGoodTransaction()) throw StoreError("postgres: transaction aborted before COMMIT");
-    db_->execScript("COMMIT");
-  }
+  void commit() override { db_->execScript("COMMIT"); }
   void rollback() noexcept override { db_->rollbackQuietly(); }
   void savepoint() override { db_->execScript("SAVEPOINT job"); }
   void rollbackToSavepoint() override { db_->execScript("ROLLBACK TO SAVEPOINT job"); }
@@ -93,9 +89,7 @@ class PgStore final : public Store {
 
   StoreStats stats() const override { return writer_->stats(); }
 
-  void close() override {
-    if (writer_) writer_->close();
-  }
+  void close() override { writer_->close(); }
 
  private:
   const std::string uri_;
